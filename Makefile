@@ -1,0 +1,65 @@
+# dot — build, test and demo targets. `make help` lists them.
+GO        ?= go
+PKG       := github.com/dot-ai/dot
+BIN       ?= $(CURDIR)/bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+TREESTATE ?= $(shell test -z "$$(git status --porcelain 2>/dev/null)" && echo clean || echo dirty)
+BUILDDATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS   := -s -w \
+	-X $(PKG)/pkg/version.gitVersion=$(VERSION) \
+	-X $(PKG)/pkg/version.gitCommit=$(COMMIT) \
+	-X $(PKG)/pkg/version.gitTreeState=$(TREESTATE) \
+	-X $(PKG)/pkg/version.buildDate=$(BUILDDATE)
+STATICCHECK_VERSION ?= v0.7.0
+CONTROLLER_GEN_VERSION ?= v0.20.1
+# Packages of the main module (the test-binary build modules under
+# test/e2e/tools are separate modules and are not listed here).
+PKGS := ./...
+
+.PHONY: help build install test unit e2e lint fmt vet staticcheck generate demo demo-down clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/dot and bin/kubectl-dot
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/dot ./cmd/dot
+	ln -sf dot $(BIN)/kubectl-dot
+
+install: ## go install dot (and put kubectl-dot next to it)
+	$(GO) install -trimpath -ldflags "$(LDFLAGS)" ./cmd/dot
+	ln -sf dot "$$($(GO) env GOPATH)/bin/kubectl-dot"
+
+test: lint unit e2e ## the project's test command: lint, unit tests, e2e tests
+
+unit: ## unit tests (race detector on)
+	$(GO) test -race -count=1 $(PKGS)
+
+e2e: ## end-to-end tests against the local environment
+	$(GO) test -tags e2e -count=1 -timeout 30m ./test/e2e/...
+
+lint: fmt vet staticcheck ## gofmt check, go vet, staticcheck
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^test/e2e/tools/')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+	$(GO) vet -tags e2e ./test/e2e/...
+
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+generate: ## regenerate deepcopy code of the Argo CD types
+	GOFLAGS=-mod=mod $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION) object paths=./pkg/gitops/argocd/...
+
+demo: ## run dot's main job on the embedded local cluster (see README)
+	@echo "make demo: the local cluster (issue 3) has not landed yet; running 'dot version' only."
+	$(GO) run ./cmd/dot version --client
+
+demo-down: ## stop the demo environment
+	@echo "nothing to stop yet"
+
+clean:
+	rm -rf $(BIN)
