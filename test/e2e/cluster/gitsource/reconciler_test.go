@@ -219,7 +219,7 @@ func TestRevisionPerRefKind(t *testing.T) {
 	m := e.seed(t, "master", map[string]string{"version.txt": "master"})
 	o := e.seed(t, "other", map[string]string{"version.txt": "other"})
 	for _, tag := range []struct{ name, target, msg string }{
-		{"v1.0.0", c1, ""},           // lightweight
+		{"v1.0.0", c1, ""},            // lightweight
 		{"v1.1.0", c2, "release 1.1"}, // annotated: resolves to the commit
 		{"v2.0.0", o, ""},
 		{"not-semver", c1, ""},
