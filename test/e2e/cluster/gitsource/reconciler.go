@@ -30,6 +30,8 @@ const (
 	defaultTimeout = 60 * time.Second
 	// reasonUnsupported marks spec fields this stand-in does not implement.
 	reasonUnsupported = "UnsupportedByTestBed"
+	// maxMessage keeps condition messages well below the API's 32768 limit.
+	maxMessage = 4096
 )
 
 // reconciler does the work of one GitRepository reconciliation.
@@ -90,6 +92,9 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			fmt.Sprintf("stored artifact for revision '%s'", art.Revision))
 	} else {
 		msg = r.redact(ctx, obj, f.err.Error())
+		if len(msg) > maxMessage {
+			msg = msg[:maxMessage] + "..."
+		}
 		setCondition(sourcev1.FetchFailedCondition, metav1.ConditionTrue, f.reason, msg)
 		setCondition(meta.ReadyCondition, metav1.ConditionFalse, f.reason, msg)
 	}
