@@ -36,8 +36,8 @@ func NewScheme() *runtime.Scheme {
 type Clients struct {
 	// Config is the REST configuration the clients were built from.
 	Config *rest.Config
-	// Client reads and writes typed and unstructured objects.
-	Client client.Client
+	// Client reads, writes and watches typed and unstructured objects.
+	Client client.WithWatch
 	// Mapper maps kinds to resources and tells namespaced from cluster-scoped.
 	Mapper meta.RESTMapper
 	// Discovery answers server version and API group questions.
@@ -59,7 +59,7 @@ func NewClients(getter genericclioptions.RESTClientGetter) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build discovery client: %w", err)
 	}
-	c, err := client.New(cfg, client.Options{Scheme: NewScheme(), Mapper: mapper})
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: NewScheme(), Mapper: mapper})
 	if err != nil {
 		return nil, fmt.Errorf("build client: %w", err)
 	}
