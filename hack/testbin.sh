@@ -89,18 +89,6 @@ build() {
 	echo "done in $((SECONDS - start))s ($(du -m "$dir/$bin" | cut -f1) MB)" >&2
 }
 
-build etcd etcd go.etcd.io/etcd/server/v3
-build kube-apiserver kube k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags"
-build kube-controller-manager kube k8s.io/kubernetes/cmd/kube-controller-manager "$kube_ldflags"
-build kube-scheduler kube k8s.io/kubernetes/cmd/kube-scheduler "$kube_ldflags"
-build kwok kwok sigs.k8s.io/kwok/cmd/kwok
-build kustomize-controller kustomize-controller github.com/fluxcd/kustomize-controller
-# Named argocd because the repo-server's git runs "argocd" from PATH as its
-# GIT_ASKPASS helper (with ARGOCD_BINARY_NAME=argocd-git-ask-pass).
-build argocd argocd .
-# Argo CD's repo-server runs kustomize from PATH for kustomization.yaml sources.
-build kustomize kustomize sigs.k8s.io/kustomize/kustomize/v5
-
 # module_dir <module dir> <module path> prints where a module required by that
 # tools module lives in the module cache, downloading it if needed.
 module_dir() {
@@ -148,5 +136,17 @@ if [[ ! -f "$dir/manifests.done" ]]; then
 	touch "$dir/manifests.done"
 	echo "done in $((SECONDS - start))s" >&2
 fi
+
+build etcd etcd go.etcd.io/etcd/server/v3
+build kube-apiserver kube k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags"
+build kube-controller-manager kube k8s.io/kubernetes/cmd/kube-controller-manager "$kube_ldflags"
+build kube-scheduler kube k8s.io/kubernetes/cmd/kube-scheduler "$kube_ldflags"
+build kwok kwok sigs.k8s.io/kwok/cmd/kwok
+build kustomize-controller kustomize-controller github.com/fluxcd/kustomize-controller
+# Named argocd because the repo-server's git runs "argocd" from PATH as its
+# GIT_ASKPASS helper (with ARGOCD_BINARY_NAME=argocd-git-ask-pass).
+build argocd argocd .
+# Argo CD's repo-server runs kustomize from PATH for kustomization.yaml sources.
+build kustomize kustomize sigs.k8s.io/kustomize/kustomize/v5
 
 echo "testbin: ready in $dir" >&2
