@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"log/slog"
+	"sync"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -11,7 +12,8 @@ const DefaultArgoCDNamespace = "argocd"
 
 // Cluster is the injected configuration of the read side: the clients of the
 // workload cluster and of the Argo CD control plane (which may be another
-// cluster in multi-cluster Argo CD setups).
+// cluster in multi-cluster Argo CD setups). A Cluster caches argocd-cm after
+// the first read; use it by pointer and do not copy it.
 type Cluster struct {
 	// Client talks to the cluster where the workloads and Flux run.
 	Client client.WithWatch
@@ -22,6 +24,9 @@ type Cluster struct {
 	ArgoCDNamespace string
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
+
+	mu           sync.Mutex
+	argoSettings *ArgoSettings // argocd-cm, read once
 }
 
 func (c *Cluster) argo() client.WithWatch {
