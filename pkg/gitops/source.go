@@ -19,7 +19,7 @@ import (
 const RenderAuto RenderKind = "Auto"
 
 var (
-	shaRe    = regexp.MustCompile(`^[0-9a-f]{40}$|^[0-9a-f]{64}$`)
+	shaRe = regexp.MustCompile(`^[0-9a-f]{40}$|^[0-9a-f]{64}$`)
 	// A semver constraint: only digits, dots, x/X/*, operators and spaces,
 	// with at least one operator or wildcard (a plain "1.4.2" is a version).
 	semverRe = regexp.MustCompile(`^[\sv\d.xX*^~<>=|,-]*[\^~<>=*xX|][\sv\d.xX*^~<>=|,-]*$`)
