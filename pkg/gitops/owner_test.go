@@ -1,68 +1,32 @@
 package gitops
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
+	"github.com/dot-ai/dot/internal/fixture"
 	"github.com/dot-ai/dot/pkg/kube"
 )
-
-// loadFixture reads a multi-document YAML file of objects.
-func loadFixture(t testing.TB, name string) []client.Object {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "owner", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var objs []client.Object
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				return objs
-			}
-			t.Fatalf("%s: %v", name, err)
-		}
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
-	}
-}
 
 // apiCalls counts the calls a lookup makes.
 type apiCalls struct{ gets, lists atomic.Int64 }
 
-func newFixtureCluster(t testing.TB, fixture string) (*Cluster, *apiCalls) {
+func newFixtureCluster(t testing.TB, file string) (*Cluster, *apiCalls) {
 	t.Helper()
 	calls := &apiCalls{}
-	scheme := kube.NewScheme()
-	mapper := meta.NewDefaultRESTMapper(scheme.PrioritizedVersionsAllGroups())
-	for gvk := range scheme.AllKnownTypes() {
-		scope := meta.RESTScopeNamespace
-		if gvk.Kind == "Namespace" || gvk.Kind == "Node" || strings.HasPrefix(gvk.Kind, "Cluster") {
-			scope = meta.RESTScopeRoot
-		}
-		mapper.Add(gvk, scope)
+	objs, err := fixture.LoadObjects(filepath.Join("testdata", "owner", file))
+	if err != nil {
+		t.Fatal(err)
 	}
-	c := fake.NewClientBuilder().
-		WithScheme(scheme).
-		WithRESTMapper(mapper).
-		WithObjects(loadFixture(t, fixture)...).
+	c := fixture.NewBuilder().
+		WithObjects(objs...).
 		WithInterceptorFuncs(interceptor.Funcs{
 			Get: func(ctx context.Context, cl client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 				calls.gets.Add(1)
