@@ -312,7 +312,7 @@ func (f *yamlFile) replaceValue(c *yamlChunk, s *step, v any, st blockStyle) (sp
 	if err != nil {
 		return splice{}, err
 	}
-	flow := s.ctx.flow || f.json
+	flow := s.ctx.flow || f.json || (n.Kind != yaml.ScalarNode && n.Style&yaml.FlowStyle != 0)
 	if isScalarValue(v) || isEmptyCollection(v) || flow {
 		var text string
 		switch {
@@ -591,4 +591,23 @@ func (f *yamlFile) deleteSplice(c *yamlChunk, p FieldPath) (sp splice, found boo
 		return splice{itemStart, f.start(c, next), ""}, true, nil
 	}
 	return splice{}, false, fmt.Errorf("%w: %s line %d: cannot remove %s", ErrUnsupported, f.path, f.lineOf(itemStart), p)
+}
+
+// appendSplice appends item to the list at p, creating the list if needed.
+func (f *yamlFile) appendSplice(c *yamlChunk, p FieldPath, item any, st blockStyle) (splice, error) {
+	steps, rest, err := f.walk(c, p)
+	if err != nil {
+		return splice{}, err
+	}
+	if len(rest) > 0 {
+		return f.setSplice(c, p, []any{item}, st)
+	}
+	last := steps[len(steps)-1]
+	switch {
+	case last.node.Kind == yaml.SequenceNode:
+		return f.appendSeqItem(c, last, item, st)
+	case isEmptyNull(last.node):
+		return f.replaceValue(c, last, []any{item}, st)
+	}
+	return splice{}, fmt.Errorf("%w: %s: %s is not a list", ErrUnsupported, f.path, p)
 }

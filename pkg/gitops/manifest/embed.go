@@ -125,6 +125,8 @@ type fieldOp struct {
 	path  FieldPath
 	value any
 	del   bool
+	// appendItem appends value to the list at path (created if missing).
+	appendItem bool
 }
 
 // editBytes applies ops in order to the document ref of src.
@@ -167,6 +169,11 @@ func editBytes(path string, src []byte, ref docRef, ops []fieldOp) ([]byte, erro
 			}
 			if !found {
 				continue
+			}
+		} else if op.appendItem {
+			sp, err = target.appendSplice(tc, op.path, op.value, st)
+			if err != nil {
+				return nil, err
 			}
 		} else {
 			sp, err = target.setSplice(tc, op.path, op.value, st)

@@ -369,6 +369,7 @@ func (r *renderer) renderKustomize(ws *workspace, ov *Overrides) (out *rendering
 	}
 	sort.Strings(out.searched)
 
+	idents := map[string][2]string{} // marker -> original name, namespace
 	rfs := &renderFS{ws: ws, virtual: map[string][]byte{}}
 	if virtualTop != nil {
 		rfs.virtual[tree.top.file] = virtualTop
@@ -378,7 +379,7 @@ func (r *renderer) renderKustomize(ws *workspace, ov *Overrides) (out *rendering
 			return rewriteKustomization(d, data, d == tree.top, ov)
 		}
 		if tree.resources[rel] {
-			return markDocuments(rel, data)
+			return markDocuments(rel, data, idents)
 		}
 		return data, nil
 	}
@@ -408,6 +409,10 @@ func (r *renderer) renderKustomize(ws *workspace, ov *Overrides) (out *rendering
 		o, err := r.fromResource(rm, tree)
 		if err != nil {
 			return nil, err
+		}
+		if o.file != "" {
+			id := idents[marker(o.file, o.doc, o.item)]
+			o.origName, o.origNS = id[0], id[1]
 		}
 		out.objects = append(out.objects, o)
 	}
@@ -511,7 +516,7 @@ func parseMarker(s string) (file string, doc, item int) {
 
 // markDocuments adds the source marker annotation to every object document
 // (and List item) of a resource file, for kustomize's eyes only.
-func markDocuments(rel string, data []byte) ([]byte, error) {
+func markDocuments(rel string, data []byte, idents map[string][2]string) ([]byte, error) {
 	yf, err := parseYAMLFile(rel, data)
 	if err != nil {
 		return nil, err
@@ -523,10 +528,14 @@ func markDocuments(rel string, data []byte) ([]byte, error) {
 			kind := scalarString(root, "kind")
 			if _, items, _ := mapGet(root, "items"); strings.HasSuffix(kind, "List") && items != nil && items.Kind == yaml.SequenceNode {
 				for j, it := range items.Content {
-					setMarker(it, fmt.Sprintf("%s#%d#%d", rel, c.index, j))
+					m := marker(rel, c.index, j)
+					idents[m] = identOf(it)
+					setMarker(it, m)
 				}
 			} else if kind != "" {
-				setMarker(root, fmt.Sprintf("%s#%d", rel, c.index))
+				m := marker(rel, c.index, -1)
+				idents[m] = identOf(root)
+				setMarker(root, m)
 			}
 		}
 		if i > 0 {
@@ -540,6 +549,18 @@ func markDocuments(rel string, data []byte) ([]byte, error) {
 		_ = enc.Close()
 	}
 	return buf.Bytes(), nil
+}
+
+func marker(file string, doc, item int) string {
+	if item >= 0 {
+		return fmt.Sprintf("%s#%d#%d", file, doc, item)
+	}
+	return fmt.Sprintf("%s#%d", file, doc)
+}
+
+func identOf(n *yaml.Node) [2]string {
+	_, meta, _ := mapGet(n, "metadata")
+	return [2]string{scalarString(meta, "name"), scalarString(meta, "namespace")}
 }
 
 func setMarker(n *yaml.Node, value string) {
@@ -581,7 +602,8 @@ func rewriteKustomization(d *kustDir, data []byte, top bool, ov *Overrides) ([]b
 			}
 		}
 	}
-	if len(d.k.HelmCharts) > 0 || len(d.k.HelmChartInflationGenerator) > 0 {
+	if len(d.k.HelmCharts) > 0 || len(d.k.HelmChartInflationGenerator) > 0 ||
+		len(d.k.CommonLabels) > 0 || len(d.k.Bases) > 0 || len(d.k.ImageTags) > 0 {
 		needs = true
 	}
 	if !needs {
@@ -610,11 +632,36 @@ func rewriteKustomization(d *kustDir, data []byte, top bool, ov *Overrides) ([]b
 	k.Bases = keep("bases", k.Bases)
 	k.Components = keep("components", k.Components)
 	k.HelmCharts, k.HelmChartInflationGenerator, k.HelmGlobals = nil, nil, nil
+	modernize(&k)
 	if top {
 		k.BuildMetadata = appendUnique(k.BuildMetadata, types.OriginAnnotations, types.TransformerAnnotations)
 		mergeOverrides(&k, ov)
 	}
 	return sigsyaml.Marshal(k)
+}
+
+// modernize rewrites deprecated fields whose modern form kustomize treats
+// identically, so that kustomize does not print deprecation warnings to
+// the process's stderr: bases and imageTags are appended to resources and
+// images (what kustomize does itself), commonLabels becomes a labels:
+// entry including selectors (the same field specs, applied last).
+func modernize(k *types.Kustomization) {
+	k.Resources = append(k.Resources, k.Bases...)
+	k.Bases = nil
+	k.Images = append(k.Images, k.ImageTags...)
+	k.ImageTags = nil
+	if len(k.CommonLabels) == 0 || len(k.Configurations) > 0 {
+		return
+	}
+	for _, l := range k.Labels {
+		for key := range l.Pairs {
+			if _, dup := k.CommonLabels[key]; dup {
+				return
+			}
+		}
+	}
+	k.Labels = append(k.Labels, types.Label{Pairs: k.CommonLabels, IncludeSelectors: true})
+	k.CommonLabels = nil
 }
 
 // mergeOverrides layers the owner's options onto the top kustomization the

@@ -20,7 +20,14 @@ import (
 // the editor renders and what verification compares.
 func normalizeValue(v any) (any, error) {
 	switch x := v.(type) {
-	case nil, bool, string, int64, float64:
+	case nil, bool, string, int64:
+		return x, nil
+	case float64:
+		// Numbers decoded from JSON or YAML arrive as float64; integral
+		// ones are integers to Kubernetes (replicas: 3, not 3.0).
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x), nil
+		}
 		return x, nil
 	case int:
 		return int64(x), nil
@@ -53,6 +60,9 @@ func fixNumbers(v any) any {
 			return i
 		}
 		f, _ := x.Float64()
+		if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+			return int64(f)
+		}
 		return f
 	case map[string]any:
 		for k, e := range x {

@@ -138,10 +138,10 @@ const (
 	LayerImages          Layer = "images"         // images: entry
 	LayerReplacements    Layer = "replacements"   // replacements: (located, not edited)
 	LayerDefaultNS       Layer = "default-namespace"
-	LayerOwnerSpec       Layer = "owner-spec"  // set by the owner object
-	LayerNew             Layer = "new"         // nothing sets it yet; where it will be added
-	LayerNewPatch        Layer = "new-patch"   // a new patch the edit will create
-	LayerUnknown         Layer = "unknown"     // rendered value unexplained
+	LayerOwnerSpec       Layer = "owner-spec"    // set by the owner object
+	LayerNew             Layer = "new"           // nothing sets it yet; where it will be added
+	LayerNewPatch        Layer = "new-patch"     // a new patch the edit will create
+	LayerUnknown         Layer = "unknown"       // rendered value unexplained
 	LayerKustomizeConfig Layer = "kustomization" // a kustomization file itself
 )
 
