@@ -2,8 +2,10 @@ package gitops
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
@@ -12,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dot-ai/dot/pkg/gitops/argocd"
+	"github.com/dot-ai/dot/pkg/gitops/manifest"
 )
 
 // RenderAuto means the controller detects how to render the path
@@ -123,9 +126,15 @@ func ArgoSources(app *argocd.Application) ([]Source, error) {
 		case s.Kustomize != nil:
 			src.Render = RenderKustomize
 			src.Overrides = append(src.Overrides, kustomizeOverrides(s.Kustomize)...)
+			layers, err := argoLayers(via, s.Kustomize)
+			if err != nil {
+				return nil, err
+			}
+			src.Layers = layers
 		case s.Directory != nil:
 			src.Render = RenderDirectory
 			src.Recurse = s.Directory.Recurse
+			src.Include, src.Exclude = s.Directory.Include, s.Directory.Exclude
 		case s.Plugin != nil:
 			src.Render = RenderPlugin
 		}
@@ -192,7 +201,94 @@ func (c *Cluster) kustomizationSource(ctx context.Context, ks *kustomizev1.Kusto
 	if ks.Spec.NamePrefix != "" || ks.Spec.NameSuffix != "" {
 		src.Overrides = append(src.Overrides, "spec.namePrefix/nameSuffix")
 	}
+	src.Layers = fluxLayers(via, ks)
 	return src, nil
+}
+
+// fluxLayers turns a Kustomization's rendering options into manifest layers.
+func fluxLayers(via string, ks *kustomizev1.Kustomization) *manifest.Overrides {
+	o := &manifest.Overrides{Owner: via, Namespace: ks.Spec.TargetNamespace, NamePrefix: ks.Spec.NamePrefix,
+		NameSuffix: ks.Spec.NameSuffix, Components: ks.Spec.Components}
+	for _, img := range ks.Spec.Images {
+		o.Images = append(o.Images, manifest.Image{Name: img.Name, NewName: img.NewName, NewTag: img.NewTag, Digest: img.Digest})
+	}
+	for _, p := range ks.Spec.Patches {
+		mp := manifest.Patch{Patch: p.Patch}
+		if t := p.Target; t != nil {
+			mp.Target = &manifest.Selector{Group: t.Group, Version: t.Version, Kind: t.Kind, Name: t.Name,
+				Namespace: t.Namespace, LabelSelector: t.LabelSelector, AnnotationSelector: t.AnnotationSelector}
+		}
+		o.Patches = append(o.Patches, mp)
+	}
+	if pb := ks.Spec.PostBuild; pb != nil {
+		o.Substitute = pb.Substitute
+		for _, r := range pb.SubstituteFrom {
+			o.SubstituteFrom = append(o.SubstituteFrom, r.Kind+"/"+r.Name)
+		}
+	}
+	if ks.Spec.CommonMetadata != nil {
+		o.CommonLabels, o.CommonAnnotations = ks.Spec.CommonMetadata.Labels, ks.Spec.CommonMetadata.Annotations
+	}
+	return o
+}
+
+// argoLayers turns an Application's kustomize options into manifest layers.
+func argoLayers(via string, k *argocd.ApplicationSourceKustomize) (*manifest.Overrides, error) {
+	o := &manifest.Overrides{Owner: via, Namespace: k.Namespace, NamePrefix: k.NamePrefix, NameSuffix: k.NameSuffix,
+		Components: k.Components, CommonLabels: k.CommonLabels, CommonAnnotations: k.CommonAnnotations}
+	for _, img := range k.Images {
+		o.Images = append(o.Images, parseArgoImage(img))
+	}
+	for _, r := range k.Replicas {
+		var n int64
+		if err := json.Unmarshal(r.Count.Raw, &n); err != nil {
+			var s string
+			if err := json.Unmarshal(r.Count.Raw, &s); err != nil {
+				return nil, fmt.Errorf("%s: kustomize.replicas %s: count %s is not a number", via, r.Name, r.Count.Raw)
+			}
+			if n, err = strconv.ParseInt(s, 10, 64); err != nil {
+				return nil, fmt.Errorf("%s: kustomize.replicas %s: count %q is not a number", via, r.Name, s)
+			}
+		}
+		o.Replicas = append(o.Replicas, manifest.Replica{Name: r.Name, Count: n})
+	}
+	for _, p := range k.Patches {
+		var ap struct {
+			Patch  string             `json:"patch"`
+			Path   string             `json:"path"`
+			Target *manifest.Selector `json:"target"`
+		}
+		if err := json.Unmarshal(p.Raw, &ap); err != nil {
+			return nil, fmt.Errorf("%s: kustomize.patches: %w", via, err)
+		}
+		if ap.Patch == "" {
+			continue // a patch file in the repository is a repository layer
+		}
+		o.Patches = append(o.Patches, manifest.Patch{Patch: ap.Patch, Target: ap.Target})
+	}
+	return o, nil
+}
+
+// parseArgoImage parses Argo CD's kustomize image override syntax, the same
+// as `kustomize edit set image`: name[=newName][:tag][@digest].
+func parseArgoImage(s string) manifest.Image {
+	name, rest, hasEq := strings.Cut(s, "=")
+	img := manifest.Image{Name: name}
+	if !hasEq {
+		rest = s
+	}
+	if r, d, ok := strings.Cut(rest, "@"); ok {
+		rest, img.Digest = r, d
+	}
+	if i := strings.LastIndex(rest, ":"); i > strings.LastIndex(rest, "/") {
+		rest, img.NewTag = rest[:i], rest[i+1:]
+	}
+	if hasEq {
+		img.NewName = rest
+	} else {
+		img.Name = rest
+	}
+	return img
 }
 
 // gitRepositorySource reads a Flux GitRepository: URL, ref (commit > name >

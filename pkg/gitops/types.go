@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dot-ai/dot/pkg/gitops/manifest"
 	"github.com/dot-ai/dot/pkg/kube"
 )
 
@@ -134,6 +135,12 @@ type Source struct {
 	// Via names the object the source was read from (GitRepository ns/name or
 	// Application ns/name).
 	Via string `json:"via"`
+	// Include and Exclude are Argo CD directory globs.
+	Include string `json:"include,omitempty"`
+	Exclude string `json:"exclude,omitempty"`
+	// Layers are the owner's rendering options in the form the manifest
+	// locator applies them (nil when there are none).
+	Layers *manifest.Overrides `json:"-"`
 }
 
 // String renders "repo@ref:path".
