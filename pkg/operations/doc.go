@@ -1,5 +1,8 @@
-// Package operations implements dot's day-2 verbs (scale, image, env,
-// resources, restart, rollback, delete, freeze): one action per verb, each
-// turning a request into a ChangeSet that the gitops package delivers through
-// Git or server-side apply. Not implemented yet (issue 7).
+// Package operations implements dot's day-2 verbs. Each verb is an action
+// with exported option fields and a ChangeSet method that reads the live
+// object, checks the request makes sense (a workload kind that scales, an HPA
+// that owns replicas, a container that exists) and returns the intended
+// change as a gitops.ChangeSet. Delivery — through Git when Argo CD or Flux
+// owns the object, by server-side apply otherwise — is the gitops package's
+// job; freeze/unfreeze act on the owner object itself.
 package operations
