@@ -17,6 +17,7 @@ import (
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -24,6 +25,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/dot-ai/dot/internal/gitserver"
 	"github.com/dot-ai/dot/test/e2e/cluster"
@@ -50,6 +52,9 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	// Silences controller-runtime's "SetLogger was never called" warning;
+	// the environment's components log to files.
+	ctrllog.SetLogger(logr.Discard())
 	if kc := os.Getenv("DOT_TEST_KUBECONFIG"); kc != "" {
 		return runExternal(m, kc)
 	}

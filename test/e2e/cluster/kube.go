@@ -90,6 +90,13 @@ func (e *Env) startControlPlane(ctx context.Context) error {
 		"--tls-private-key-file=" + e.pki.serverKey,
 		"--client-ca-file=" + e.pki.caCert,
 		"--token-auth-file=" + e.pki.tokenFile,
+		// Published in kube-system/extension-apiserver-authentication; the
+		// controller-manager and scheduler log errors every few seconds
+		// without it. No client certificates are issued from the CA.
+		"--requestheader-client-ca-file=" + e.pki.caCert,
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
 		"--authorization-mode=RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + e.pki.saPub,

@@ -4,7 +4,11 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,4 +67,51 @@ func TestStartStopControlPlane(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("env dir %s not removed: %v", dir, err)
 	}
+}
+
+// TestStartFailureCleansUp makes kube-apiserver fail on start (a script in
+// its place) and checks Start names it with its log tail, and that etcd,
+// already running by then, has been stopped when Start returns.
+func TestStartFailureCleansUp(t *testing.T) {
+	real, err := TestBinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	for _, f := range []string{"etcd", "kube-controller-manager", "kube-scheduler", "kwok", "kwok-stages"} {
+		if err := os.Symlink(filepath.Join(real, f), filepath.Join(bin, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := "#!/bin/sh\necho 'E0101 bind: address already in use' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(bin, "kube-apiserver"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	etcdReady := false
+	_, err = Start(context.Background(), Options{Dir: dir, TestBin: bin, Logf: func(f string, _ ...any) {
+		etcdReady = etcdReady || strings.HasPrefix(f, "cluster: etcd ready")
+	}})
+	var ce *ComponentError
+	if !errors.As(err, &ce) || ce.Component != "kube-apiserver" || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("Start error = %v; want kube-apiserver's failure with its log tail", err)
+	}
+	t.Logf("Start failed as intended:\n%v", err)
+	if !etcdReady {
+		t.Fatal("etcd never became ready, so its cleanup was not exercised")
+	}
+	// Every process of the environment has Dir on its command line.
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err == nil && strings.Contains(string(b), dir) && alive(pidOf(p)) {
+			t.Errorf("%s still running after a failed Start: %q", p, strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+}
+
+func pidOf(cmdlinePath string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(cmdlinePath)))
+	return n
 }

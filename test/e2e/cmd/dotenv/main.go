@@ -31,6 +31,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/dot-ai/dot/test/e2e/cluster"
 )
 
@@ -61,6 +64,10 @@ func run(args []string) error {
 		opts.Flux, opts.ArgoCD = true, true
 	}
 	opts.Logf = func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
+	// The in-process artifact publisher logs to Dir/logs/gitsource.log;
+	// this only silences controller-runtime's "SetLogger was never called"
+	// warning from code paths that use its global logger.
+	ctrllog.SetLogger(logr.Discard())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
