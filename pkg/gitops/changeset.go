@@ -20,6 +20,10 @@ const (
 	ActionCreate Action = "Create"
 	// ActionDelete removes an object.
 	ActionDelete Action = "Delete"
+	// ActionRevert undoes earlier commits of dot that changed the object
+	// (Git only): each file they changed goes back to its content before
+	// them, provided nobody changed it since.
+	ActionRevert Action = "Revert"
 )
 
 // FieldChange is one field of a Set change.
@@ -60,6 +64,8 @@ type Change struct {
 	Manifest *unstructured.Unstructured `json:"manifest,omitempty"`
 	// Target places a Create in Git (optional).
 	Target *Target `json:"target,omitempty"`
+	// Revert lists the commits an ActionRevert undoes, newest first.
+	Revert []string `json:"revert,omitempty"`
 	// Reason is shown in the plan and the commit message.
 	Reason string `json:"reason,omitempty"`
 }
@@ -100,6 +106,10 @@ func (cs ChangeSet) Validate() error {
 				errs = append(errs, where+": a Create needs a manifest")
 			}
 		case ActionDelete:
+		case ActionRevert:
+			if len(c.Revert) == 0 {
+				errs = append(errs, where+": a Revert needs commits")
+			}
 		default:
 			errs = append(errs, fmt.Sprintf("%s: unknown action %q", where, c.Action))
 		}
