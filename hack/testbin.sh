@@ -18,6 +18,7 @@
 # pinned version gives a fresh directory. Keep the resolution in sync with
 # test/e2e/cluster.TestBinDir.
 set -euo pipefail
+export GOWORK=off # each tools module stands alone, whatever go.work sits above
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/test/e2e/tools"
@@ -27,7 +28,7 @@ tools="$root/test/e2e/tools"
 version() {
 	local sum=sha256sum
 	command -v sha256sum >/dev/null || sum="shasum -a 256"
-	(cd "$tools" && LC_ALL=C ls -1 */go.mod */*.go | LC_ALL=C sort | xargs cat) |
+	(cd "$tools" && printf '%s\n' ./*/go.mod ./*/*.go | LC_ALL=C sort | xargs cat --) |
 		$sum | cut -c1-12
 }
 
@@ -78,7 +79,7 @@ build() {
 	fi
 	printf 'testbin: building %s ... ' "$bin" >&2
 	local start=$SECONDS log="$dir/logs/build-$bin.log"
-	if ! (cd "$tools/$mod" && CGO_ENABLED=0 nice -n 10 go build -trimpath \
+	if ! (cd "$tools/$mod" && CGO_ENABLED=0 nice -n 10 go build -trimpath -buildvcs=false \
 		-ldflags="-s -w$extra" -o "$dir/.$bin.tmp" "$pkg") >"$log" 2>&1; then
 		echo "FAILED after $((SECONDS - start))s (log: $log)" >&2
 		tail -n 30 "$log" >&2
