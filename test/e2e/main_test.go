@@ -82,7 +82,12 @@ func runLocal(m *testing.M) int {
 	if err != nil {
 		// A missing testbin says to run `make testbin`; everything else
 		// carries the failing component's log tail.
-		fmt.Fprintf(os.Stderr, "e2e: start local environment: %v\ne2e: logs kept in %s\n", err, dir)
+		fmt.Fprintf(os.Stderr, "e2e: start local environment: %v\n", err)
+		if _, statErr := os.Stat(filepath.Join(dir, "logs")); statErr == nil {
+			fmt.Fprintf(os.Stderr, "e2e: logs kept in %s/logs\n", dir)
+		} else {
+			os.RemoveAll(dir)
+		}
 		return 1
 	}
 	suite.local, suite.git, suite.cfg = env, env.Git, env.RESTConfig
