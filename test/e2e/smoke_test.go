@@ -223,7 +223,7 @@ func wantConfigMap(t *testing.T, ns, value string) {
 func TestSmokeArgoCD(t *testing.T) {
 	t.Parallel()
 	t.Cleanup(func() { setTrackingMethod(t, cluster.DefaultArgoCDTrackingMethod) })
-	for _, method := range []string{cluster.TrackingLabel, cluster.TrackingAnnotation} {
+	for _, method := range []string{cluster.TrackingLabel, cluster.TrackingAnnotationAndLabel, cluster.TrackingAnnotation} {
 		t.Run(method, func(t *testing.T) {
 			setTrackingMethod(t, method)
 			testArgoCDApp(t, method)
@@ -322,6 +322,12 @@ func checkTracking(t *testing.T, ns, appName, method string) {
 // setTrackingMethod patches argocd-cm, locally or on the external cluster.
 func setTrackingMethod(t *testing.T, method string) {
 	t.Helper()
+	if suite.local != nil {
+		if err := suite.local.SetArgoCDTrackingMethod(context.Background(), method); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: cluster.ArgoCDNamespace, Name: "argocd-cm"}}
 	patch := fmt.Sprintf(`{"data":{"application.resourceTrackingMethod":%q}}`, method)
 	if err := suite.client.Patch(context.Background(), cm, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
