@@ -46,7 +46,8 @@ type Options struct {
 	// Dir holds everything the environment writes: kubeconfig, certificates,
 	// etcd data, git repositories, artifacts, and logs/<component>.log. When
 	// empty, Start creates a temporary directory and Stop removes it; a Dir
-	// given by the caller is left in place (with its logs) by Stop.
+	// given by the caller is left in place (with its logs) by Stop, and what
+	// an earlier environment left in it is removed by Start.
 	Dir string
 	// TestBin is the directory hack/testbin.sh built the binaries into;
 	// TestBinDir() when empty.
@@ -68,6 +69,13 @@ type Options struct {
 	Nodes int
 	// Logf receives one line per start-up step; nil is silent.
 	Logf func(format string, args ...any)
+}
+
+// stateEntries are what Start writes into Dir; Start removes them from a
+// Dir given by the caller before it begins.
+var stateEntries = []string{
+	"logs", "kubeconfig", "kubeconfigs", "pki", "etcd", "git", "artifacts",
+	"redis", "argocd", "home", "tmp", "env.sh",
 }
 
 // Env is a running environment. Stop it with Stop.
@@ -147,6 +155,15 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	}
 	if e.Dir, err = filepath.Abs(e.Dir); err != nil {
 		return nil, fmt.Errorf("create env dir: %w", err)
+	}
+	if !e.ownDir {
+		// A Dir reused from an earlier run (`dotenv up --dir D` twice)
+		// would otherwise start etcd on the old data with new credentials.
+		for _, name := range stateEntries {
+			if err := os.RemoveAll(filepath.Join(e.Dir, name)); err != nil {
+				return nil, fmt.Errorf("clear env dir: %w", err)
+			}
+		}
 	}
 	for _, d := range []string{"logs", "kubeconfigs", "home", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(e.Dir, d), 0o755); err != nil {

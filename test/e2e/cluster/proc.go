@@ -3,7 +3,6 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -178,6 +177,3 @@ func freePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
-
-// errStopped is returned by a readiness check when Stop ran concurrently.
-var errStopped = errors.New("environment stopped")
