@@ -44,6 +44,9 @@ var settings = []setting{
 	{flag: "argocd-context"},
 	{flag: "output"},
 	{flag: "log-level"},
+	{flag: "git-username"},
+	{flag: "git-author-name"},
+	{flag: "git-author-email"},
 }
 
 // configFile is the parsed configuration file: key → value and line.

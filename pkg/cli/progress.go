@@ -123,3 +123,13 @@ func (p *Progress) paint(code, s string) string {
 	}
 	return "\033[" + code + "m" + s + "\033[0m"
 }
+
+// Line prints a progress line, keeping a running spinner below it.
+func (p *Progress) Line(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	fmt.Fprintf(p.w, "  %s\n", fmt.Sprintf(format, args...))
+}

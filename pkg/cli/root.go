@@ -51,6 +51,14 @@ type Config struct {
 	settings   []SettingValue
 	configFile string
 	version    func() version.Info
+	clock      func() time.Time
+}
+
+func (c *Config) now() time.Time { return c.clock() }
+
+// WithClock replaces time.Now (golden tests use a fixed clock).
+func WithClock(now func() time.Time) Option {
+	return func(c *Config) { c.clock = now }
 }
 
 // Option customises the root command; tests use it to inject the environment
@@ -74,6 +82,7 @@ func NewRootCmd(name string, streams genericiooptions.IOStreams, opts ...Option)
 		Streams:  streams,
 		getenv:   os.Getenv,
 		version:  version.Get,
+		clock:    time.Now,
 		gitops:   newEnum(GitOpsAuto, GitOpsAuto, GitOpsArgoCD, GitOpsFlux, GitOpsOff),
 		logLevel: newEnum("off", "off", "error", "warn", "info", "debug"),
 	}
@@ -120,7 +129,7 @@ $XDG_CONFIG_HOME/dot/config.yaml (or the file named by DOT_CONFIG).`,
 	pf.StringVar(&cfg.ArgoCDContext, "argocd-context", "", "kubeconfig context of the Argo CD control plane, when it is not the workload's cluster")
 	pf.Var(cfg.logLevel, "log-level", "debug log level on stderr: off, error, warn, info, debug")
 
-	root.AddCommand(newVersionCmd(cfg), newConfigCmd(cfg), newGitOpsCmd(cfg))
+	root.AddCommand(newVersionCmd(cfg), newConfigCmd(cfg), newGitOpsCmd(cfg), newOpCmd(cfg))
 	return root
 }
 
