@@ -657,6 +657,11 @@ func (c *Cluster) serverApply(ctx context.Context, body *unstructured.Unstructur
 // (*WaitError on Failed or when the deadline passes), and deleted objects
 // gone. With a dry run it writes nothing and returns status "skipped".
 //
+// A Set sends only its fields plus those dot applied before (read from
+// managedFields), so the server keeps both; a Create of an existing object
+// applies the manifest as all of dot's intent, like kubectl apply
+// --server-side: fields dot applied before and the manifest lacks go.
+//
 // On error the results of the changes already applied are returned too.
 func (c *Cluster) ApplyDirect(ctx context.Context, plans []DirectPlan, opts DirectOptions) ([]DirectResult, error) {
 	if err := opts.validate(); err != nil {
