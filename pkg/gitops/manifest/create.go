@@ -18,16 +18,23 @@ import (
 // added to the resources: of the kustomization the source points at,
 // unless it is listed already (or Flux generates that kustomization).
 func PlanCreate(ctx context.Context, src Source, obj *unstructured.Unstructured, file string, opts ...Option) (*EditResult, error) {
-	s, err := newSession(ctx, src, opts)
+	ref := kube.RefOf(obj)
+	s, err := newSession(ctx, src, opts, ref.Name)
 	if err != nil {
 		return nil, err
 	}
-	ref := kube.RefOf(obj)
 	if ref.Kind == "" || ref.Name == "" {
 		return nil, &Error{Err: ErrUnsupported, Op: "create", Object: ref, Detail: "the object needs a kind and a name"}
 	}
 	if _, err := s.find(s.base, ref, "create"); err == nil {
 		return nil, &Error{Err: ErrExists, Op: "create", Object: ref, Detail: "the source already defines it"}
+	}
+	for _, o := range s.base.objects {
+		// Kustomize renames: compare with the names in the documents.
+		if o.file != "" && o.origName == ref.Name && o.origNS == ref.Namespace && o.ref.Kind == ref.Kind && o.ref.Group == ref.Group {
+			return nil, &Error{Err: ErrExists, Op: "create", Object: ref, File: o.file, Line: o.line,
+				Detail: "the source already defines it (rendered as " + o.ref.String() + ")"}
+		}
 	}
 	if err := plainSecretObject(obj.Object); err != nil {
 		return nil, &Error{Err: ErrPlainSecret, Op: "create", Object: ref, Detail: err.Error()}
@@ -255,7 +262,7 @@ func plainSecretObject(obj map[string]any) error {
 // "$patch: delete" patch in the overlay the source points at removes the
 // object from this source only.
 func PlanRemove(ctx context.Context, src Source, ref kube.ObjectRef, opts ...Option) (*EditResult, error) {
-	s, err := newSession(ctx, src, opts)
+	s, err := newSession(ctx, src, opts, ref.Name)
 	if err != nil {
 		return nil, err
 	}

@@ -324,7 +324,7 @@ func (f *yamlFile) replaceValue(c *yamlChunk, s *step, v any, st blockStyle) (sp
 			text = emitFlow(v, f.json)
 		}
 		if isEmptyNull(n) {
-			return splice{s0, s0, " " + text}, nil
+			return f.fillNull(c, s, " "+text)
 		}
 		if n.Kind != yaml.ScalarNode && s.key != nil && n.Style&yaml.FlowStyle == 0 {
 			colon, err := f.colonAfter(c, s.key, f.keyCtx(s.parent))
@@ -362,6 +362,23 @@ func (f *yamlFile) replaceValue(c *yamlChunk, s *step, v any, st blockStyle) (sp
 		lines := emitBlock(v, 0, st)
 		return splice{s0, e0, strings.Join(lines, nl)}, nil
 	}
+}
+
+// fillNull puts text where an empty value is: after the key's colon, or
+// after the key with a colon when the key stands alone ("{a}", "? a").
+func (f *yamlFile) fillNull(c *yamlChunk, s *step, text string) (splice, error) {
+	if s.key == nil {
+		s0 := f.start(c, s.node)
+		return splice{s0, s0, text}, nil
+	}
+	_, ke, err := f.span(c, s.key, f.keyCtx(s.parent))
+	if err != nil {
+		return splice{}, err
+	}
+	if colon, err := f.colonAfter(c, s.key, f.keyCtx(s.parent)); err == nil {
+		return splice{colon + 1, colon + 1, text}, nil
+	}
+	return splice{ke, ke, ":" + text}, nil
 }
 
 // scalarText renders v to replace scalar node n, keeping its quoting style

@@ -87,15 +87,15 @@ func (s *session) effective(rd *rendering, o *renderedObject, p FieldPath, cands
 		switch {
 		case c.effective != nil:
 			ok = c.effective(final, set)
+		case rd.tree == nil:
+			// A plain directory has one layer: the document.
+			ok = true
+		case c.value != nil:
+			// The layer's own value decides; verification after an
+			// edit catches a layer that only seemed to apply.
+			ok = staticMatch(c, p, final) || staticMatch(&candidate{layer: c.layer, value: s.expand(c.value)}, p, final)
 		case c.set != nil:
-			probed, conclusive := s.probe(o, p, c, final)
-			if conclusive {
-				ok = probed
-			} else {
-				ok = staticMatch(c, p, final)
-			}
-		default:
-			ok = staticMatch(c, p, final)
+			ok, _ = s.probe(o, p, c, final)
 		}
 		if ok {
 			var rest []*candidate
@@ -108,6 +108,17 @@ func (s *session) effective(rd *rendering, o *renderedObject, p FieldPath, cands
 		}
 	}
 	return nil, nil
+}
+
+// expand applies the owner's post-build substitution to a layer's value.
+func (s *session) expand(v any) any {
+	ov := s.src.Overrides
+	str, ok := v.(string)
+	if !ok || ov == nil || (len(ov.Substitute) == 0 && len(ov.SubstituteFrom) == 0) || !strings.Contains(str, "${") {
+		return v
+	}
+	out, _ := substitute(str, ov)
+	return resolveScalar(out)
 }
 
 func staticMatch(c *candidate, p FieldPath, final any) bool {

@@ -193,7 +193,7 @@ func listKey(name string, items []any) string {
 
 // Plan computes and verifies the edits of ref in src without writing.
 func Plan(ctx context.Context, src Source, ref kube.ObjectRef, edits []FieldEdit, opts ...Option) (*EditResult, error) {
-	s, err := newSession(ctx, src, opts)
+	s, err := newSession(ctx, src, opts, ref.Name)
 	if err != nil {
 		return nil, err
 	}

@@ -64,6 +64,10 @@ type rendering struct {
 
 // renderer renders a source over a workspace.
 type renderer struct {
+	// nameHint, when set, lets a plain-directory render skip parsing files
+	// that do not contain the name of the object the operation is about
+	// (files with pending changes are always parsed).
+	nameHint  string
 	src       Source
 	dir       string
 	kustomize bool
@@ -155,6 +159,15 @@ func (r *renderer) renderPlain(ws *workspace) (*rendering, error) {
 	for _, f := range files {
 		out.searched = append(out.searched, f)
 		out.files[f] = true
+		if _, pending := ws.changes[f]; r.nameHint != "" && !pending {
+			b, err := ws.read(f)
+			if err != nil {
+				return nil, err
+			}
+			if !bytes.Contains(b, []byte(r.nameHint)) {
+				continue
+			}
+		}
 		objs, err := r.plainObjects(ws, f)
 		if err != nil {
 			return nil, err

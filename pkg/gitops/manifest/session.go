@@ -46,7 +46,7 @@ type session struct {
 	renders int
 }
 
-func newSession(ctx context.Context, src Source, opts []Option) (*session, error) {
+func newSession(ctx context.Context, src Source, opts []Option, name string) (*session, error) {
 	ws, err := newWorkspace(src.Root)
 	if err != nil {
 		return nil, err
@@ -55,6 +55,7 @@ func newSession(ctx context.Context, src Source, opts []Option) (*session, error
 	if err != nil {
 		return nil, err
 	}
+	r.nameHint = name
 	s := &session{ctx: ctx, src: src, ws: ws, r: r}
 	for _, o := range opts {
 		o(&s.opts)
@@ -167,7 +168,7 @@ func (s *session) docLine(o *renderedObject) int {
 // Locate finds the document that defines ref in src and, for each field,
 // the layer its final value comes from.
 func Locate(ctx context.Context, src Source, ref kube.ObjectRef, fields []FieldPath, opts ...Option) (*Located, error) {
-	s, err := newSession(ctx, src, opts)
+	s, err := newSession(ctx, src, opts, ref.Name)
 	if err != nil {
 		return nil, err
 	}
