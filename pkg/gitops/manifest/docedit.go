@@ -312,7 +312,9 @@ func (f *yamlFile) replaceValue(c *yamlChunk, s *step, v any, st blockStyle) (sp
 	if err != nil {
 		return splice{}, err
 	}
-	flow := s.ctx.flow || f.json || (n.Kind != yaml.ScalarNode && n.Style&yaml.FlowStyle != 0)
+	// Non-empty flow collections stay flow; an empty one ("[]", "{}") in a
+	// block document becomes block.
+	flow := s.ctx.flow || f.json || (n.Kind != yaml.ScalarNode && n.Style&yaml.FlowStyle != 0 && len(n.Content) > 0)
 	if isScalarValue(v) || isEmptyCollection(v) || flow {
 		var text string
 		switch {

@@ -74,13 +74,32 @@ type kustTree struct {
 }
 
 // loadKustTree parses the kustomizations reachable from dir.
-func loadKustTree(ws *workspace, dir string, virtualTop []byte) (*kustTree, error) {
+func loadKustTree(ws *workspace, dir string, virtualTop []byte, ownerComponents []string) (*kustTree, error) {
 	t := &kustTree{dirs: map[string]*kustDir{}, resources: map[string]bool{}}
 	top, err := t.load(ws, dir, false, virtualTop, nil)
 	if err != nil {
 		return nil, err
 	}
 	t.top = top
+	// Components the owner adds (Flux spec.components, Argo CD
+	// kustomize.components) come after the repository's own.
+	for i, c := range ownerComponents {
+		e := &kustEntry{field: "owner components", index: i, ref: c}
+		rel, err := joinRel(dir, c)
+		switch {
+		case looksRemote(c) || err != nil || !ws.isDir(rel):
+			e.kind = entryMissing
+			t.outside = append(t.outside, "owner component "+c)
+		default:
+			e.kind, e.rel = entryDir, rel
+			sub, err := t.load(ws, rel, true, nil, []string{dir})
+			if err != nil {
+				return nil, err
+			}
+			e.sub = sub
+		}
+		top.comps = append(top.comps, e)
+	}
 	return t, nil
 }
 

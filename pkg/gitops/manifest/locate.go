@@ -302,6 +302,10 @@ func (s *session) overlayPatch(rd *rendering, o *renderedObject, p FieldPath, wh
 			if !c.absent {
 				c.desc = prefix + "set in " + c.describe()
 			}
+			// Removing through an overlay patch means a deletion directive,
+			// whatever lower layers hold.
+			pp := c.path
+			c.del = func() ([]fieldOp, error) { return deletionOps(pp) }
 			return c, nil
 		}
 	}
@@ -358,6 +362,18 @@ func (s *session) overlayPatch(rd *rendering, o *renderedObject, p FieldPath, wh
 		return ws.set(top.file, nk)
 	}
 	return c, nil
+}
+
+// deletionOps are the edits that make a strategic-merge patch delete p.
+func deletionOps(p FieldPath) ([]fieldOp, error) {
+	last := p[len(p)-1]
+	switch {
+	case last.IsKey():
+		return []fieldOp{{path: p, value: nil}}, nil
+	case last.IsMatch():
+		return []fieldOp{{path: p.Append(Key("$patch")), value: "delete"}}, nil
+	}
+	return nil, fmt.Errorf("%w: cannot delete list item [%d] with a strategic-merge patch", ErrUnsupported, last.Index)
 }
 
 // deletionPatch builds the strategic-merge body deleting p: null for a

@@ -345,14 +345,23 @@ func (s *session) applyLeaf(res *EditResult, orig *renderedObject, l leaf) error
 		for _, c := range mentions {
 			if sharedWhy(c) == "" {
 				all = append(all, c)
+				reasons = append(reasons, c.describe())
 			}
 		}
+		var reason string
+		if len(reasons) > 0 {
+			reason = "removed from " + strings.Join(reasons, ", ")
+		}
 		if needPatch != "" {
-			pc, err := s.overlayPatch(rd, o, l.path, needPatch)
+			pc, err := s.overlayPatch(rd, o, l.path, "")
 			if err != nil {
 				return fail(err)
 			}
 			all = append(all, pc)
+			if reason != "" {
+				reason += "; "
+			}
+			reason += needPatch + ", so a deletion directive in " + pc.site.file + " removes it from this source"
 		}
 		if len(all) == 0 {
 			return fail(&Error{Err: ErrUnsupported, Op: "edit", Detail: "nothing dot can edit sets this field"})
@@ -362,13 +371,8 @@ func (s *session) applyLeaf(res *EditResult, orig *renderedObject, l leaf) error
 			if err := c.do(ws, nil, true); err != nil {
 				return fail(err)
 			}
-			reasons = append(reasons, c.describe())
 		}
-		loc := all[0].location("removed from " + strings.Join(reasons, ", "))
-		if needPatch != "" {
-			loc.Reason += " (" + needPatch + ")"
-		}
-		return s.commitLeaf(res, o, l, ws, loc)
+		return s.commitLeaf(res, o, l, ws, all[0].location(reason))
 	}
 
 	eff, _ := s.effective(rd, o, l.path, cands, final, set)

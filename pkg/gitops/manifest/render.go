@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -28,6 +29,8 @@ const (
 	markerAnnotation          = "internal.dot.ai/source"
 	fluxSubstituteKey         = "kustomize.toolkit.fluxcd.io/substitute"
 )
+
+var krustyMu sync.Mutex
 
 // renderedObject is one object of a rendering.
 type renderedObject struct {
@@ -371,7 +374,11 @@ func (r *renderer) renderKustomize(ws *workspace, ov *Overrides) (out *rendering
 		}
 		out.notes = append(out.notes, fmt.Sprintf("%s has no kustomization file; rendered the one Flux generates (every .yaml/.yml file below it)", r.dir))
 	}
-	tree, err := loadKustTree(ws, r.dir, virtualTop)
+	var ownerComps []string
+	if ov != nil {
+		ownerComps = ov.Components
+	}
+	tree, err := loadKustTree(ws, r.dir, virtualTop, ownerComps)
 	if err != nil {
 		return nil, &Error{Err: ErrNotFound, Op: "render", File: r.dir, Detail: "cannot read the kustomization", Cause: err}
 	}
@@ -402,6 +409,10 @@ func (r *renderer) renderKustomize(ws *workspace, ov *Overrides) (out *rendering
 			out, err = nil, fmt.Errorf("render %s: kustomize panicked: %v", r.dir, p)
 		}
 	}()
+	// kustomize keeps global state that is not safe for concurrent builds
+	// (Flux serializes its builds for the same reason).
+	krustyMu.Lock()
+	defer krustyMu.Unlock()
 	opts := krusty.MakeDefaultOptions()
 	opts.LoadRestrictions = types.LoadRestrictionsNone
 	kz := krusty.MakeKustomizer(opts)
