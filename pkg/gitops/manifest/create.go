@@ -298,7 +298,7 @@ func PlanRemove(ctx context.Context, src Source, ref kube.ObjectRef, opts ...Opt
 		if err := pc.apply(ws, "delete", false); err != nil {
 			return nil, err
 		}
-		loc.Layer = LayerNewPatch
+		loc.Layer, loc.File, loc.Line, loc.DocumentIndex, loc.YAMLPath = LayerNewPatch, pc.site.file, 0, 0, ""
 		loc.Reason = fmt.Sprintf("%s is shared with %s; a $patch: delete patch in %s removes it from this source only", o.file, strings.Join(shared, ", "), top.dir)
 	case o.item >= 0:
 		b, err := ws.read(o.file)

@@ -151,6 +151,9 @@ func decompose(edits []FieldEdit) ([]leaf, error) {
 			out = append(out, leaf{path: e.Path, del: true})
 			continue
 		}
+		if e.Value == nil {
+			return nil, &Error{Err: ErrUnsupported, Op: "edit", Field: e.Path.String(), Detail: "no value; set Delete to remove a field"}
+		}
 		v, err := normalizeValue(e.Value)
 		if err != nil {
 			return nil, err
@@ -226,14 +229,12 @@ func Plan(ctx context.Context, src Source, ref kube.ObjectRef, edits []FieldEdit
 	if err != nil {
 		return nil, err
 	}
-	start := s.ws
 	for _, l := range leaves {
 		if err := s.applyLeaf(res, o, l); err != nil {
 			return nil, err
 		}
 	}
 	res.Files = s.ws.fileChanges()
-	_ = start
 	return res, nil
 }
 

@@ -168,7 +168,7 @@ type FieldEdit struct {
 	Path FieldPath
 	// Value is the new value: a scalar, a map (merged key by key) or a list
 	// (keyed lists such as containers or env are merged item by item,
-	// other lists are replaced).
+	// other lists are replaced). nil is refused: use Delete.
 	Value any
 	// Delete removes the field instead of setting it.
 	Delete bool
