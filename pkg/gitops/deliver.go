@@ -686,6 +686,13 @@ func (d *Deliverer) revert(ctx context.Context, gp GitPlan, opts repo.Options, u
 		gr.Status = "unchanged"
 		return gr, nil
 	}
+	if gp.Owner.Kind == OwnerArgoCDApplication {
+		// Argo CD keeps retrying the failed sync of the bad commit and starts
+		// no new one meanwhile: stop it, as `argocd app terminate-op` does.
+		if err := d.Cluster.terminateArgoOperation(ctx, gp.Owner, ur.Commit); err != nil {
+			return gr, err
+		}
+	}
 	report, err := d.Cluster.Wait(ctx, gp.Owner, rr.Commit, WaitOptions{Sync: d.Options.Sync, SourceIndexes: []int{gp.Source.Index}, OnEvent: d.Options.OnEvent})
 	gr.Sync = &report
 	return gr, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
@@ -163,4 +164,24 @@ func (c *Cluster) mergePatch(ctx context.Context, cl client.Client, obj client.O
 		return fmt.Errorf("patch %s: %w", o, err)
 	}
 	return nil
+}
+
+// terminateArgoOperation asks Argo CD to stop a sync operation still running
+// (retrying) for commit: the way `argocd app terminate-op` does it, by
+// setting the operation state's phase to Terminating. Nothing happens when
+// no such operation runs.
+func (c *Cluster) terminateArgoOperation(ctx context.Context, o *Owner, commit string) error {
+	var app argocd.Application
+	if err := c.argo().Get(ctx, client.ObjectKey{Namespace: o.Namespace, Name: o.Name}, &app); err != nil {
+		return fmt.Errorf("get %s: %w", o, err)
+	}
+	op := app.Status.OperationState
+	if op == nil || op.Phase != argocd.OperationRunning || !slices.Contains(op.Revisions(), commit) {
+		return nil
+	}
+	patch := map[string]any{
+		"metadata": map[string]any{"resourceVersion": app.ResourceVersion},
+		"status":   map[string]any{"operationState": map[string]any{"phase": argocd.OperationTerminating}},
+	}
+	return c.mergePatch(ctx, c.argo(), &argocd.Application{}, o, patch)
 }

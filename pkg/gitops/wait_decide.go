@@ -169,6 +169,10 @@ func decideArgo(in argoInput, st *decideState, match matchFunc) decision {
 		}
 	}
 
+	if msg, ok := retryingRejected(op, match); ok {
+		return argoFail(&d, fmt.Sprintf("sync operation at %s keeps failing (attempt %d): %s", want, op.RetryCount+1, msg))
+	}
+
 	wantSync := in.sync && !app.AutoSyncEnabled() && !in.syncStarted && !app.OperationPending()
 	if !rev.applied {
 		d.startSync = wantSync && !(rev.seen && synced)
@@ -918,4 +922,34 @@ func containsInt(xs []int, x int) bool {
 		}
 	}
 	return false
+}
+
+// permanentRejections are API server answers that no retry of the same
+// manifests gets past: validation, admission and authorization refusals.
+var permanentRejections = []string{"is invalid", "Invalid value", "admission webhook", "denied the request", "is forbidden", "field is immutable"}
+
+// retryingRejected reports a sync operation that is still Running, but only
+// because Argo CD retries an attempt at our revision that the API server
+// rejected for good (e.g. a negative replica count). Waiting for the retries
+// to run out would end in a timeout; the controller's message is the answer.
+// Attempts that failed for other reasons fail the wait after three retries.
+func retryingRejected(op *argocd.OperationState, match matchFunc) (string, bool) {
+	if op == nil || op.Phase != argocd.OperationRunning || op.RetryCount < 1 || op.SyncResult == nil ||
+		!anyRevisionMatches(op.Revisions(), match) {
+		return "", false
+	}
+	for _, r := range op.SyncResult.Resources {
+		if r.Status != "SyncFailed" {
+			continue
+		}
+		for _, p := range permanentRejections {
+			if strings.Contains(r.Message, p) {
+				return fmt.Sprintf("%s %s/%s: %s", r.Kind, r.Namespace, r.Name, r.Message), true
+			}
+		}
+		if op.RetryCount >= 3 {
+			return fmt.Sprintf("%s %s/%s: %s", r.Kind, r.Namespace, r.Name, r.Message), true
+		}
+	}
+	return "", false
 }
