@@ -38,7 +38,7 @@ Pod name (dot walks to its Deployment, StatefulSet, ...).`,
 
 // opCommand builds a verb command: it resolves the object from the leading
 // arguments, builds the change set with make, and delivers it.
-func opCommand(cfg *Config, cmd *cobra.Command, refArgs func([]string) ([]string, []string), make func(opcfg *operations.Config, rest []string) (changeSetter, error)) *cobra.Command {
+func opCommand(cfg *Config, cmd *cobra.Command, refArgs func([]string) ([]string, []string), make func(opcfg *operations.Config, rest []string, o *DeliveryOptions) (changeSetter, error)) *cobra.Command {
 	var o DeliveryOptions
 	addDeliveryFlags(cmd, &o)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -53,7 +53,7 @@ func opCommand(cfg *Config, cmd *cobra.Command, refArgs func([]string) ([]string
 		if err != nil {
 			return err
 		}
-		verb, err := make(&operations.Config{Client: gc.Client}, rest)
+		verb, err := make(&operations.Config{Client: gc.Client, Now: cfg.now}, rest, &o)
 		if err != nil {
 			return err
 		}
@@ -100,7 +100,7 @@ func newScaleCmd(cfg *Config) *cobra.Command {
 	cmd.Flags().Int32Var(&replicas, "replicas", -1, "wanted replicas")
 	cmd.Flags().Int32Var(&lo, "min", 0, "HPA minReplicas")
 	cmd.Flags().Int32Var(&hi, "max", 0, "HPA maxReplicas")
-	return opCommand(cfg, cmd, refOnly, func(oc *operations.Config, _ []string) (changeSetter, error) {
+	return opCommand(cfg, cmd, refOnly, func(oc *operations.Config, _ []string, _ *DeliveryOptions) (changeSetter, error) {
 		s := &operations.Scale{Config: oc}
 		if cmd.Flags().Changed("replicas") {
 			s.Replicas = &replicas
@@ -127,7 +127,7 @@ func newImageCmd(cfg *Config) *cobra.Command {
 		Args:    cobra.RangeArgs(2, 3),
 	}
 	cmd.Flags().StringVarP(&container, "container", "c", "", "container to change (default: the only one)")
-	return opCommand(cfg, cmd, refThen(1), func(oc *operations.Config, rest []string) (changeSetter, error) {
+	return opCommand(cfg, cmd, refThen(1), func(oc *operations.Config, rest []string, _ *DeliveryOptions) (changeSetter, error) {
 		return &operations.Image{Config: oc, Container: container, Image: rest[0]}, nil
 	})
 }
@@ -145,7 +145,7 @@ func newEnvCmd(cfg *Config) *cobra.Command {
 	cmd.Flags().StringVarP(&container, "container", "c", "", "container to change (default: the only one)")
 	cmd.Flags().StringSliceVar(&fromCM, "from-configmap", nil, "add an envFrom reference to this ConfigMap")
 	cmd.Flags().StringSliceVar(&fromSecret, "from-secret", nil, "add an envFrom reference to this Secret")
-	return opCommand(cfg, cmd, refThenAssignments, func(oc *operations.Config, rest []string) (changeSetter, error) {
+	return opCommand(cfg, cmd, refThenAssignments, func(oc *operations.Config, rest []string, _ *DeliveryOptions) (changeSetter, error) {
 		set, unset, err := operations.ParseEnvArgs(rest)
 		if err != nil {
 			return nil, &UsageError{err}
@@ -165,7 +165,7 @@ func newResourcesCmd(cfg *Config) *cobra.Command {
 	cmd.Flags().StringVarP(&container, "container", "c", "", "container to change (default: the only one)")
 	cmd.Flags().StringVar(&requests, "requests", "", "requests, e.g. cpu=250m,memory=256Mi")
 	cmd.Flags().StringVar(&limits, "limits", "", "limits, e.g. cpu=1,memory=512Mi")
-	return opCommand(cfg, cmd, refOnly, func(oc *operations.Config, _ []string) (changeSetter, error) {
+	return opCommand(cfg, cmd, refOnly, func(oc *operations.Config, _ []string, _ *DeliveryOptions) (changeSetter, error) {
 		req, err := operations.ParseResourceList(requests)
 		if err != nil {
 			return nil, &UsageError{fmt.Errorf("--requests: %w", err)}
@@ -184,7 +184,7 @@ func newRestartCmd(cfg *Config) *cobra.Command {
 		Short: "Roll the pods by changing a pod-template annotation (through Git, so GitOps keeps it)",
 		Args:  cobra.RangeArgs(1, 2),
 	}
-	return opCommand(cfg, cmd, refOnly, func(oc *operations.Config, _ []string) (changeSetter, error) {
+	return opCommand(cfg, cmd, refOnly, func(oc *operations.Config, _ []string, _ *DeliveryOptions) (changeSetter, error) {
 		return &operations.Restart{Config: oc}, nil
 	})
 }
@@ -195,7 +195,7 @@ func newDeleteCmd(cfg *Config) *cobra.Command {
 		Short: "Remove an object's document (and its resources: entry) from Git, or the object when unmanaged",
 		Args:  cobra.RangeArgs(1, 2),
 	}
-	return opCommand(cfg, cmd, refOnly, func(oc *operations.Config, _ []string) (changeSetter, error) {
+	return opCommand(cfg, cmd, refOnly, func(oc *operations.Config, _ []string, _ *DeliveryOptions) (changeSetter, error) {
 		return &operations.Delete{Config: oc}, nil
 	})
 }
@@ -212,25 +212,18 @@ func newRollbackCmd(cfg *Config) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&to, "to", "", "commit (managed) or revision number (unmanaged) to go back to")
 	cmd.Flags().IntVar(&steps, "steps", 1, "how many of dot's changes to undo")
-	var history operations.HistoryFunc
-	c := opCommand(cfg, cmd, refOnly, func(oc *operations.Config, _ []string) (changeSetter, error) {
-		return &operations.Rollback{Config: oc, History: history, Steps: steps, To: to}, nil
-	})
-	run := c.RunE
-	c.RunE = func(cmd *cobra.Command, args []string) error {
+	return opCommand(cfg, cmd, refOnly, func(oc *operations.Config, _ []string, o *DeliveryOptions) (changeSetter, error) {
 		gc, _, err := cfg.gitopsCluster()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		git, err := cfg.gitOptions(&DeliveryOptions{})
+		git, err := cfg.gitOptions(o)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		d := &gitops.Deliverer{Cluster: gc, Options: gitops.Options{Git: git}}
-		history = d.History
-		return run(cmd, args)
-	}
-	return c
+		return &operations.Rollback{Config: oc, History: d.History, Steps: steps, To: to}, nil
+	})
 }
 
 // FreezeReport is what freeze and unfreeze print.

@@ -201,12 +201,7 @@ func (a *Env) ChangeSet(ctx context.Context, ref kube.ObjectRef) (gitops.ChangeS
 	}
 	var fields []gitops.FieldChange
 	var parts []string
-	keys := make([]string, 0, len(a.Set))
-	for k := range a.Set {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range envOrder(w, c, a.Set) {
 		fields = append(fields, gitops.FieldChange{Path: w.containerField(c, fmt.Sprintf("env[name=%s]", k)), Value: map[string]any{"name": k, "value": a.Set[k]}})
 		parts = append(parts, k)
 	}
@@ -388,4 +383,33 @@ func (a *Delete) ChangeSet(ctx context.Context, ref kube.ObjectRef) (gitops.Chan
 	return gitops.ChangeSet{Title: title + nsSuffix(r), Operation: "delete", Changes: []gitops.Change{{
 		Object: r, Action: gitops.ActionDelete, Reason: title,
 	}}}, nil
+}
+
+// envOrder lists the variables to set: those the container has, in its
+// order, then new ones sorted. Environment order matters ($(VAR) refers to
+// earlier variables only), and a strategic-merge patch puts list items in
+// the patch's order, so edits must not reorder existing variables.
+func envOrder(w *Workload, container string, set map[string]string) []string {
+	var out []string
+	seen := map[string]bool{}
+	env, _ := w.containerValue(container, "env")
+	list, _ := env.([]any)
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok {
+			if n, ok := m["name"].(string); ok {
+				if _, want := set[n]; want && !seen[n] {
+					out = append(out, n)
+					seen[n] = true
+				}
+			}
+		}
+	}
+	var added []string
+	for k := range set {
+		if !seen[k] {
+			added = append(added, k)
+		}
+	}
+	sort.Strings(added)
+	return append(out, added...)
 }

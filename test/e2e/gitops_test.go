@@ -351,9 +351,9 @@ func dotCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	kc := kubeconfigPath(t)
 	var out, errOut bytes.Buffer
-	env := map[string]string{"DOT_GIT_TOKEN": gitPassword, "HOME": t.TempDir()}
+	env := map[string]string{"DOT_GIT_TOKEN": gitPassword, "DOT_GIT_USERNAME": gitUser, "HOME": t.TempDir()}
 	full := append([]string{"dot"}, args...)
-	full = append(full, "--kubeconfig", kc, "--git-username", gitUser, "--timeout", "3m")
+	full = append(full, "--kubeconfig", kc, "--timeout", "3m")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	code = cli.Execute(ctx, full, genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut},
@@ -463,7 +463,9 @@ func TestImageRollback(t *testing.T) {
 	a := setupArgoApp(t)
 	waitDeployment(t, a.ns, replicasAre(2))
 	runOp(t, "image", "deployment/web", "registry.k8s.io/pause:3.9", "-n", a.ns)
-	waitDeployment(t, a.ns, func(d *appsv1.Deployment) bool { return d.Spec.Template.Spec.Containers[0].Image == "registry.k8s.io/pause:3.9" })
+	waitDeployment(t, a.ns, func(d *appsv1.Deployment) bool {
+		return d.Spec.Template.Spec.Containers[0].Image == "registry.k8s.io/pause:3.9"
+	})
 	runOp(t, "rollback", "deployment/web", "-n", a.ns)
 	waitDeployment(t, a.ns, func(d *appsv1.Deployment) bool {
 		return d.Spec.Template.Spec.Containers[0].Image == "registry.k8s.io/pause:3.10" && deploymentAvailable(d)
