@@ -1,5 +1,7 @@
 package manifest
 
+//lint:file-ignore SA1019 users' kustomizations still use the deprecated fields (bases, commonLabels, imageTags, patchesStrategicMerge); reading them is the point.
+
 import (
 	"fmt"
 	"path"

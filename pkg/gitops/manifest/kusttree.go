@@ -1,12 +1,13 @@
 package manifest
 
+//lint:file-ignore SA1019 users' kustomizations still use the deprecated fields (bases, commonLabels, imageTags, patchesStrategicMerge); reading them is the point.
+
 import (
 	"fmt"
 	"path"
 	"sort"
 	"strings"
 
-	"gopkg.in/yaml.v3"
 	"sigs.k8s.io/kustomize/api/types"
 	sigsyaml "sigs.k8s.io/yaml"
 )
@@ -292,18 +293,6 @@ func generateKustomization(ws *workspace, dir string) ([]byte, error) {
 	sort.Strings(resources)
 	k := types.Kustomization{TypeMeta: types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind}, Resources: resources}
 	return sigsyaml.Marshal(k)
-}
-
-// entryNode returns the node of list field[index] in the kustomization file.
-func (d *kustDir) entryNode(field string, index int) *yaml.Node {
-	if d.yf == nil || len(d.yf.docs) == 0 {
-		return nil
-	}
-	_, v, _ := mapGet(d.yf.docs[0].root, field)
-	if v == nil || v.Kind != yaml.SequenceNode || index >= len(v.Content) {
-		return nil
-	}
-	return v.Content[index]
 }
 
 // lineOfField returns the line of a kustomization field (1-based), or 0.

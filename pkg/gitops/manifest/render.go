@@ -1,5 +1,7 @@
 package manifest
 
+//lint:file-ignore SA1019 users' kustomizations still use the deprecated fields (bases, commonLabels, imageTags, patchesStrategicMerge); reading them is the point.
+
 import (
 	"bytes"
 	"context"
@@ -47,8 +49,6 @@ type renderedObject struct {
 	generator  *Location
 	transforms []string
 }
-
-func (o *renderedObject) key() string { return objKey(o.ref) }
 
 func objKey(r kube.ObjectRef) string {
 	return r.Group + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
@@ -108,10 +108,6 @@ func (o *Overrides) empty() bool {
 	return o == nil || (o.Namespace == "" && o.NamePrefix == "" && o.NameSuffix == "" && len(o.Images) == 0 &&
 		len(o.Replicas) == 0 && len(o.Patches) == 0 && len(o.Components) == 0 && len(o.CommonLabels) == 0 &&
 		len(o.CommonAnnotations) == 0 && len(o.Substitute) == 0 && len(o.SubstituteFrom) == 0)
-}
-
-func (r *renderer) render(ctx context.Context, ws *workspace) (*rendering, error) {
-	return r.renderWith(ctx, ws, r.overrides)
 }
 
 func (r *renderer) renderWith(ctx context.Context, ws *workspace, ov *Overrides) (*rendering, error) {

@@ -242,15 +242,6 @@ type omapEntry struct {
 	Value any
 }
 
-func (m omap) get(k string) (any, bool) {
-	for _, e := range m {
-		if e.Key == k {
-			return e.Value, true
-		}
-	}
-	return nil, false
-}
-
 // toOrdered converts a JSON-model value into one with ordered mappings.
 func toOrdered(v any) any {
 	switch x := v.(type) {
@@ -301,25 +292,6 @@ func keyPriority(k string) int {
 		return 4
 	}
 	return 10
-}
-
-// fromOrdered converts ordered mappings back into the JSON data model.
-func fromOrdered(v any) any {
-	switch x := v.(type) {
-	case omap:
-		out := make(map[string]any, len(x))
-		for _, e := range x {
-			out[e.Key] = fromOrdered(e.Value)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = fromOrdered(e)
-		}
-		return out
-	}
-	return v
 }
 
 // blockStyle describes a file's indentation habits.
