@@ -17,7 +17,7 @@ CONTROLLER_GEN_VERSION ?= v0.20.1
 # test/e2e/tools are separate modules and are not listed here).
 PKGS := ./...
 
-.PHONY: help build install test unit race e2e testbin lint fmt vet staticcheck generate demo demo-down clean
+.PHONY: help build install test unit race fuzz e2e testbin lint fmt vet staticcheck generate demo demo-down clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -30,13 +30,25 @@ install: ## go install dot (and put kubectl-dot next to it)
 	$(GO) install -trimpath -ldflags "$(LDFLAGS)" ./cmd/dot
 	ln -sf dot "$$($(GO) env GOPATH)/bin/kubectl-dot"
 
-test: testbin lint unit race e2e ## the project's test command: lint, unit, race and e2e tests
+test: testbin lint unit race fuzz e2e ## the project's test command: lint, unit, race, bounded fuzzing and e2e tests
 
 unit: ## unit tests (envtest-based ones use the test binaries)
 	DOT_TESTBIN="$$(hack/testbin.sh --print-dir)" $(GO) test -count=1 -timeout 20m $(PKGS)
 
 race: ## the concurrency-heavy packages under the race detector
 	$(GO) test -race -count=1 ./pkg/gitops/repo/... ./internal/gitserver/...
+
+FUZZTIME ?= 10s
+# Fuzz targets as package:target; each runs for FUZZTIME (their seed corpora
+# also run as plain tests in `unit`).
+FUZZ_TARGETS := ./pkg/gitops/manifest:FuzzEditSet ./pkg/gitops/manifest:FuzzEditDelete \
+	./pkg/gitops/manifest:FuzzEditInsert ./pkg/gitops/flux:FuzzParseRevision ./pkg/gitops:FuzzNormalizeRepoURL
+
+fuzz: ## run every fuzz target for FUZZTIME (default 10s)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
 
 e2e: testbin ## end-to-end tests against the local environment (real apiserver, Flux, Argo CD, git)
 	$(GO) test -tags e2e -count=1 -timeout 40m ./test/e2e/...

@@ -109,14 +109,21 @@ func (c *Config) gitOptions(o *DeliveryOptions) (gitops.GitOptions, error) {
 type DeliveryReport struct {
 	Plan   *gitops.Plan   `json:"plan"`
 	Result *gitops.Result `json:"result,omitempty"`
+	// planShown is set when the plan was already shown for approval; the
+	// table then has the result only (JSON and YAML keep both).
+	planShown bool
 }
 
 func (r *DeliveryReport) writeTable(w io.Writer) error {
-	if err := writePlan(w, r.Plan); err != nil {
-		return err
+	if !r.planShown {
+		if err := writePlan(w, r.Plan); err != nil {
+			return err
+		}
+		if r.Result != nil {
+			fmt.Fprintln(w)
+		}
 	}
 	if r.Result != nil {
-		fmt.Fprintln(w)
 		return writeResult(w, r.Result)
 	}
 	return nil
@@ -261,6 +268,7 @@ func (c *Config) deliver(ctx context.Context, o *DeliveryOptions, cs gitops.Chan
 		if err := c.approve(plan); err != nil {
 			return err
 		}
+		report.planShown = true
 	}
 	res, derr := d.Apply(ctx, plan)
 	report.Result = res
