@@ -1,6 +1,27 @@
-// Package remediate diagnoses a failing workload with deterministic analyzers
-// (pods, workloads, services, storage, GitOps owners), explains the root cause
-// with evidence, and proposes a minimal fix as a ChangeSet with a risk level
-// and a confidence. After delivery it re-runs the analyzers to verify the fix.
-// An LLM provider is optional. Not implemented yet (issue 8).
+// Package remediate diagnoses failing workloads and proposes minimal fixes.
+//
+// The pipeline has three steps, each usable on its own:
+//
+//   - Diagnose reads a namespace once into a Snapshot (pods, events,
+//     workloads, services, storage, autoscalers, the names and keys of
+//     ConfigMaps and Secrets — never Secret values) and runs deterministic,
+//     read-only analyzers over it. Each Finding says what is wrong, on which
+//     object, with the evidence it was concluded from (container states,
+//     conditions, events, spec fields), and, when Argo CD or Flux delivers the
+//     object, its owner and source.
+//   - Propose runs the fix rules: each rule maps one kind of finding to a
+//     minimal gitops.ChangeSet with a risk level, a confidence and an
+//     explanation, or, when no rule is sure, to an explanation and options
+//     without any change. Set fields carry the observed value as
+//     compare-and-swap Expect, so a concurrent edit becomes a conflict.
+//   - Remediation.Run selects the fixes allowed by the mode (manual approval,
+//     or automatic within a risk and confidence bound), validates each
+//     change with a server-side dry run, delivers it through the gitops
+//     Deliverer (Git when an owner exists, server-side apply otherwise), then
+//     re-runs the analyzers on the same objects until the findings are gone
+//     or the verification time runs out.
+//
+// Nothing here prints: results are data (Diagnosis, Fix, Report) that the
+// CLI renders. No network access other than the Kubernetes API and Git is
+// needed.
 package remediate

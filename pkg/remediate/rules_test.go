@@ -1,0 +1,195 @@
+package remediate
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/dot-ai/dot/pkg/gitops"
+)
+
+func TestRaisedMemoryLimit(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"64Mi", "164Mi"},      // +100Mi wins
+		{"500Mi", "600Mi"},     // equal
+		{"1Gi", "1229Mi"},      // ×1.2 wins (1228.8 rounded up)
+		{"2Gi", "2458Mi"},      // 2457.6 → 2458
+		{"100M", "196Mi"},      // decimal units: 95.37Mi + 100Mi, rounded up
+		{"268435456", "356Mi"}, // bytes
+	} {
+		if got := RaisedMemoryLimit(resource.MustParse(tc.in)); got.String() != tc.want {
+			t.Errorf("RaisedMemoryLimit(%s) = %s, want %s", tc.in, got.String(), tc.want)
+		}
+	}
+}
+
+// wantFix describes the fix expected for the first finding with an ID.
+type wantFix struct {
+	rule       string
+	risk       Risk
+	confidence float64
+	title      string
+	// fields are "path=value expect=old" or "path=value absent"; empty
+	// means no change set (advice with options).
+	fields  []string
+	options string // substring of some option
+	direct  bool
+	deletes []string
+}
+
+func fieldString(f gitops.FieldChange) string {
+	v, _ := json.Marshal(f.Value)
+	s := f.Path + "=" + string(v)
+	switch {
+	case f.ExpectAbsent:
+		s += " absent"
+	case f.Expect != nil:
+		e, _ := json.Marshal(f.Expect)
+		s += " expect=" + string(e)
+	}
+	return s
+}
+
+func TestRules(t *testing.T) {
+	cases := []struct {
+		name, fixture, finding string
+		mutate                 func(s *Snapshot)
+		want                   wantFix
+	}{
+		{"oom raises the limit", "oom.yaml", FindingOOMKilled, nil, wantFix{rule: "raise-memory-limit", risk: RiskLow, confidence: 0.9,
+			title:  "raise memory limit of deployment/web container web from 64Mi to 164Mi (shop)",
+			fields: []string{`spec.template.spec.containers[name=web].resources.limits.memory="164Mi" expect="64Mi"`}}},
+		{"oom capped by the LimitRange", "oom.yaml", FindingOOMKilled, func(s *Snapshot) {
+			s.LimitRanges = []corev1.LimitRange{{Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{Type: corev1.LimitTypeContainer, Max: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")}}}}}}
+		}, wantFix{rule: "raise-memory-limit", risk: RiskLow, confidence: 0.8,
+			title:  "raise memory limit of deployment/web container web from 64Mi to 128Mi (shop)",
+			fields: []string{`spec.template.spec.containers[name=web].resources.limits.memory="128Mi" expect="64Mi"`}}},
+		{"oom at the LimitRange maximum", "oom.yaml", FindingOOMKilled, func(s *Snapshot) {
+			s.LimitRanges = []corev1.LimitRange{{Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{Type: corev1.LimitTypeContainer, Max: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}}}}}}
+		}, wantFix{rule: "raise-memory-limit", risk: RiskLow, options: "raise the LimitRange maximum"}},
+		{"oom with a LimitRange default limit", "oom.yaml", FindingOOMKilled, func(s *Snapshot) {
+			delete(s.Deployments[0].Spec.Template.Spec.Containers[0].Resources.Limits, corev1.ResourceMemory)
+		}, wantFix{rule: "raise-memory-limit", risk: RiskLow, confidence: 0.8,
+			title:  "raise memory limit of deployment/web container web from 64Mi to 164Mi (shop)",
+			fields: []string{`spec.template.spec.containers[name=web].resources.limits.memory="164Mi" absent`}}},
+		{"oom after the template changed", "oom.yaml", FindingOOMKilled, func(s *Snapshot) {
+			s.Deployments[0].Spec.Template.Spec.Containers[0].Resources.Limits[corev1.ResourceMemory] = resource.MustParse("96Mi")
+		}, wantFix{rule: "raise-memory-limit", risk: RiskLow, confidence: 0.6,
+			title:  "raise memory limit of deployment/web container web from 96Mi to 196Mi (shop)",
+			fields: []string{`spec.template.spec.containers[name=web].resources.limits.memory="196Mi" expect="96Mi"`}}},
+		{"image pull goes back to the serving ReplicaSet's image", "imagepull.yaml", FindingImagePull, nil, wantFix{rule: "previous-image", risk: RiskLow, confidence: 0.9,
+			title:  "set image of deployment/web container web back to registry.example.com/shop/web:1.4.2 (shop)",
+			fields: []string{`spec.template.spec.containers[name=web].image="registry.example.com/shop/web:1.4.2" expect="registry.example.com/shop/web:1.5.0-rc1x"`}}},
+		{"image pull, previous ReplicaSet scaled down", "imagepull.yaml", FindingImagePull, func(s *Snapshot) {
+			s.replicaSet("web-6c8d7f9b4").Status.AvailableReplicas = 0
+		}, wantFix{rule: "previous-image", risk: RiskLow, confidence: 0.7,
+			fields: []string{`spec.template.spec.containers[name=web].image="registry.example.com/shop/web:1.4.2" expect="registry.example.com/shop/web:1.5.0-rc1x"`}}},
+		{"image pull without history", "imagepull.yaml", FindingImagePull, func(s *Snapshot) {
+			s.ReplicaSets = s.ReplicaSets[:1] // the new one only
+		}, wantFix{rule: "previous-image", risk: RiskLow, options: "exists in the registry"}},
+		{"probe port", "probe.yaml", FindingProbePort, nil, wantFix{rule: "probe-port", risk: RiskLow, confidence: 0.9,
+			title:  "set readinessProbe port of deployment/web container web to 8080 (shop)",
+			fields: []string{`spec.template.spec.containers[name=web].readinessProbe.httpGet.port=8080 expect=8081`}}},
+		{"config reference typo", "configref.yaml", FindingMissingConfigRef, nil, wantFix{rule: "fix-config-reference", risk: RiskLow, confidence: 0.85,
+			title:  "set configmap name of deployment/api to api-config (shop)",
+			fields: []string{`spec.template.spec.containers[name=api].env[name=LOG_LEVEL].valueFrom.configMapKeyRef.name="api-config" expect="api-confg"`}}},
+		{"config reference without a near name", "configref.yaml", FindingMissingConfigRef, func(s *Snapshot) {
+			delete(s.ConfigMaps, "api-config")
+		}, wantFix{rule: "fix-config-reference", risk: RiskLow, options: `create ConfigMap "api-confg"`}},
+		{"service selector near miss", "service.yaml", FindingServiceNoPods, nil, wantFix{rule: "align-service-selector", risk: RiskMedium, confidence: 0.8,
+			title:  "set selector app of service/web to web (shop)",
+			fields: []string{`spec.selector.app="web" expect="wbe"`}}},
+		{"service selector with two near workloads", "service.yaml", FindingServiceNoPods, func(s *Snapshot) {
+			d := s.Deployments[1].DeepCopy()
+			d.Name = "web2"
+			s.Deployments = append(s.Deployments, *d)
+		}, wantFix{rule: "align-service-selector", risk: RiskMedium, options: "near workloads: Deployment/web, Deployment/web2"}},
+		{"target port", "service.yaml", FindingServiceTargetPort, nil, wantFix{rule: "service-target-port", risk: RiskLow, confidence: 0.85,
+			title:  "set targetPort of service/api to 8080 (shop)",
+			fields: []string{`spec.ports[port=80].targetPort=8080 expect=8081`}}},
+		{"hpa without requests", "hpa.yaml", FindingHPAMissingRequests, nil, wantFix{rule: "add-cpu-requests", risk: RiskMedium, confidence: 0.8,
+			title:  "add CPU requests to deployment/web (web: 500m (its CPU limit)) (shop)",
+			fields: []string{`spec.template.spec.containers[name=web].resources.requests.cpu="500m" absent`}}},
+		{"hpa without requests, LimitRange default", "hpa.yaml", FindingHPAMissingRequests, func(s *Snapshot) {
+			s.LimitRanges = []corev1.LimitRange{{Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{Type: corev1.LimitTypeContainer, DefaultRequest: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m")}}}}}}
+		}, wantFix{rule: "add-cpu-requests", risk: RiskMedium, confidence: 0.8,
+			fields: []string{`spec.template.spec.containers[name=web].resources.requests.cpu="250m" absent`}}},
+		{"evicted pods are deleted directly", "evicted.yaml", FindingEvicted, nil, wantFix{rule: "delete-evicted-pods", risk: RiskLow, confidence: 0.95, direct: true,
+			title: "delete 2 evicted pod(s) of deployment/web (shop)", deletes: []string{"web-7d9c5b8f6-evct1", "web-7d9c5b8f6-evct2"}}},
+		{"crash loop gets advice only", "crashloop.yaml", FindingCrashLoop, nil, wantFix{rule: "advice", risk: RiskLow, options: "kubectl logs --previous"}},
+		{"pvc gets advice only", "pvc.yaml", FindingPVCPending, nil, wantFix{rule: "advice", risk: RiskLow, options: "create the StorageClass"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := loadSnapshot(t, tc.fixture)
+			if tc.mutate != nil {
+				tc.mutate(s)
+			}
+			d := &Diagnosis{Findings: Analyze(s), snapshot: s}
+			var fix *Fix
+			fixes := Propose(d)
+			for _, f := range d.Findings {
+				if f.ID != tc.finding {
+					continue
+				}
+				for i := range fixes {
+					if fixes[i].Finding == f.Key() {
+						fix = &fixes[i]
+					}
+				}
+				break
+			}
+			if fix == nil {
+				t.Fatalf("no fix for %s among %+v", tc.finding, fixes)
+			}
+			w := tc.want
+			if fix.Rule != w.rule || fix.Risk != w.risk || fix.Confidence != w.confidence || fix.Direct != w.direct {
+				t.Errorf("fix %s risk %s confidence %.2f direct %v; want %s %s %.2f %v", fix.Rule, fix.Risk, fix.Confidence, fix.Direct, w.rule, w.risk, w.confidence, w.direct)
+			}
+			if w.title != "" && fix.Title != w.title {
+				t.Errorf("title %q\nwant  %q", fix.Title, w.title)
+			}
+			if fix.Explanation == "" {
+				t.Error("no explanation")
+			}
+			if len(w.fields) == 0 && len(w.deletes) == 0 {
+				if fix.ChangeSet != nil {
+					t.Errorf("want no change, got %+v", fix.ChangeSet)
+				}
+				if !strings.Contains(strings.Join(fix.Options, "\n"), w.options) {
+					t.Errorf("options %q do not mention %q", fix.Options, w.options)
+				}
+				return
+			}
+			if fix.ChangeSet == nil {
+				t.Fatalf("no change set: %s (%v)", fix.Explanation, fix.Options)
+			}
+			if err := fix.ChangeSet.Validate(); err != nil || fix.ChangeSet.Operation != Operation {
+				t.Errorf("change set: %v, operation %q", err, fix.ChangeSet.Operation)
+			}
+			var got []string
+			for _, c := range fix.ChangeSet.Changes {
+				if c.Action == gitops.ActionDelete {
+					got = append(got, c.Object.Kind+"/"+c.Object.Name)
+					continue
+				}
+				if c.Object.Namespace != "shop" || c.Reason == "" {
+					t.Errorf("change %+v: want namespace shop and a reason", c)
+				}
+				for _, f := range c.Fields {
+					got = append(got, fieldString(f))
+				}
+			}
+			wantList := w.fields
+			for _, p := range w.deletes {
+				wantList = append(wantList, "Pod/"+p)
+			}
+			if strings.Join(got, "\n") != strings.Join(wantList, "\n") {
+				t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantList, "\n"))
+			}
+		})
+	}
+}
