@@ -59,6 +59,9 @@ type Remediation struct {
 	Approve func(ctx context.Context, fix *Fix, plan *gitops.Plan) error
 	// SkipValidation skips the server-side dry run of each change.
 	SkipValidation bool
+	// NoVerify skips the verification (the delivery did not wait for the
+	// controller, so there is nothing to verify yet).
+	NoVerify bool
 	// VerifyTimeout bounds the wait for the findings to go away after
 	// delivery (default 2m); VerifyInterval is the polling period (2s).
 	VerifyTimeout, VerifyInterval time.Duration
@@ -151,7 +154,7 @@ func (r *Remediation) Run(ctx context.Context, t Target) (*Report, error) {
 		}
 		rep.Fixes = append(rep.Fixes, fr)
 	}
-	if len(delivered) > 0 {
+	if len(delivered) > 0 && !r.NoVerify {
 		v, err := r.verify(ctx, t, d.Findings, delivered)
 		rep.Verification = v
 		if err != nil && runErr == nil {

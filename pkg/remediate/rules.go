@@ -49,7 +49,7 @@ func Propose(d *Diagnosis, rules ...Rule) []Fix {
 				break
 			}
 		}
-		if fix == nil {
+		if fix == nil && !(symptoms[f.ID] && hasOther(d.Findings, f)) {
 			fix = advice(f)
 		}
 		if fix == nil {
@@ -65,6 +65,19 @@ func Propose(d *Diagnosis, rules ...Rule) []Fix {
 		out = append(out, *fix)
 	}
 	return out
+}
+
+// symptoms are findings that other findings on the same object explain;
+// they get no advice of their own when such a finding exists.
+var symptoms = map[string]bool{FindingUnavailable: true, FindingServiceNoReady: true, FindingNotReady: true, FindingProgressDeadline: true}
+
+func hasOther(fs []Finding, f Finding) bool {
+	for _, o := range fs {
+		if o.Key() != f.Key() && o.Object.SameObject(f.Object) && !symptoms[o.ID] {
+			return true
+		}
+	}
+	return false
 }
 
 // advice explains what to look at when no rule changes anything.
@@ -110,6 +123,9 @@ func advice(f Finding) *Fix {
 		},
 		FindingServiceNoReady: {
 			"fix the pods' readiness (see the pod findings)",
+		},
+		FindingUnavailable: {
+			"read the events of the pods: kubectl get events -n " + f.Object.Namespace + " --field-selector involvedObject.kind=Pod",
 		},
 	}[f.ID]
 	if len(options) == 0 {
