@@ -56,6 +56,10 @@ e2e: testbin ## end-to-end tests against the local environment (real apiserver, 
 testbin: ## build the local environment's binaries (etcd, kube-*, kwok, Flux, Argo CD) into the cache
 	hack/testbin.sh
 
+.PHONY: bench
+bench: testbin ## benchmarks against their baselines (hack/bench.sh, ~10 min); writes docs/benchmarks.md
+	hack/bench.sh
+
 lint: fmt vet staticcheck ## gofmt check, go vet, staticcheck
 
 fmt:

@@ -1,0 +1,597 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/dot-ai/dot/pkg/cli"
+	"github.com/dot-ai/dot/pkg/gitops"
+	"github.com/dot-ai/dot/pkg/gitops/argocd"
+	"github.com/dot-ai/dot/pkg/kube"
+	"github.com/dot-ai/dot/test/e2e/cluster"
+)
+
+// Benchmarks on the local environment (issue 10). Each compares dot with a
+// baseline measured in the same run; hack/bench.sh runs them and writes the
+// figures to docs/benchmarks.md. Select them with -run '^$' so the tests do
+// not run first.
+
+// ---------------------------------------------------------------------------
+// Owner lookup (issue 4): 5,000 objects tracked by 300 Argo CD Applications.
+
+const (
+	ownerObjects    = 5000
+	ownerApps       = 300
+	ownerObjectNSes = 5
+	// ownerAppNS holds the Applications. The environment's Argo CD controller
+	// only watches its own namespace, so it leaves these alone; tracking ids
+	// then name them <namespace>_<name>.
+	ownerAppNS = "dot-bench-apps"
+)
+
+var ownerSetup struct {
+	once sync.Once
+	err  error
+	took time.Duration
+}
+
+func ownerObjectRef(i int) kube.ObjectRef {
+	return kube.ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: fmt.Sprintf("dot-bench-%d", i%ownerObjectNSes), Name: fmt.Sprintf("cm-%04d", i)}
+}
+
+func ownerAppName(i int) string { return fmt.Sprintf("app-%03d", i%ownerApps) }
+
+// setupOwnerObjects creates the objects and Applications once per test
+// binary (and tolerates them existing already, against a kept cluster). The
+// objects are kept between benchmarks and iterations.
+func setupOwnerObjects(b *testing.B) {
+	b.Helper()
+	ownerSetup.once.Do(func() {
+		start := time.Now()
+		ownerSetup.err = createOwnerObjects(context.Background())
+		ownerSetup.took = time.Since(start)
+	})
+	if ownerSetup.err != nil {
+		b.Fatalf("set up %d objects and %d Applications: %v", ownerObjects, ownerApps, ownerSetup.err)
+	}
+	b.Logf("%d ConfigMaps in %d namespaces and %d Applications in %s (set up in %s)", ownerObjects, ownerObjectNSes, ownerApps, ownerAppNS, ownerSetup.took.Round(time.Millisecond))
+}
+
+func createOwnerObjects(ctx context.Context) error {
+	cfg := rest.CopyConfig(suite.cfg)
+	cfg.QPS, cfg.Burst = -1, 0 // no client-side throttling while creating
+	c, err := client.New(cfg, client.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		return err
+	}
+	create := func(o client.Object) error {
+		if err := c.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create %T %s/%s: %w", o, o.GetNamespace(), o.GetName(), err)
+		}
+		return nil
+	}
+	for i := range ownerObjectNSes {
+		if err := create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("dot-bench-%d", i)}}); err != nil {
+			return err
+		}
+	}
+	if err := create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ownerAppNS}}); err != nil {
+		return err
+	}
+
+	// Applications first, with status.resources listing their objects. The
+	// Application CRD has no status subresource, so status is written with
+	// the object.
+	resources := make([][]any, ownerApps)
+	for i := range ownerObjects {
+		r := ownerObjectRef(i)
+		resources[i%ownerApps] = append(resources[i%ownerApps], map[string]any{
+			"version": "v1", "kind": "ConfigMap", "namespace": r.Namespace, "name": r.Name, "status": "Synced",
+			"health": map[string]any{"status": "Healthy"},
+		})
+	}
+	work := make(chan client.Object)
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for o := range work {
+				if err := create(o); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		})
+	}
+	send := func(o client.Object) bool {
+		select {
+		case err := <-errs:
+			errs <- err
+			return false
+		case work <- o:
+			return true
+		}
+	}
+	for a := 0; a < ownerApps; a++ {
+		app := &unstructured.Unstructured{}
+		app.SetGroupVersionKind(applicationGVK)
+		app.SetNamespace(ownerAppNS)
+		app.SetName(ownerAppName(a))
+		app.Object["spec"] = map[string]any{
+			"project":     "default",
+			"source":      map[string]any{"repoURL": "https://git.example.com/bench.git", "path": fmt.Sprintf("apps/%03d", a), "targetRevision": "main"},
+			"destination": map[string]any{"server": "https://kubernetes.default.svc"},
+		}
+		app.Object["status"] = map[string]any{
+			"resources": resources[a],
+			"sync":      map[string]any{"status": "Synced", "revision": strings.Repeat("a", 40)},
+			"health":    map[string]any{"status": "Healthy"},
+		}
+		if !send(app) {
+			break
+		}
+	}
+	for i := 0; i < ownerObjects; i++ {
+		r := ownerObjectRef(i)
+		cm := &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: r.Namespace, Name: r.Name, Annotations: map[string]string{
+				argocd.AnnotationTrackingID: fmt.Sprintf("%s_%s:/ConfigMap:%s/%s", ownerAppNS, ownerAppName(i), r.Namespace, r.Name),
+			}},
+			Data: map[string]string{"index": strconv.Itoa(i)},
+		}
+		if !send(cm) {
+			break
+		}
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+	}
+	return nil
+}
+
+// countingTransport counts the requests a client sends and the response
+// bytes it reads.
+type countingTransport struct {
+	next            http.RoundTripper
+	requests, bytes *atomic.Int64
+}
+
+func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.requests.Add(1)
+	resp, err := t.next.RoundTrip(r)
+	if resp != nil && resp.Body != nil {
+		resp.Body = &countingBody{ReadCloser: resp.Body, n: t.bytes}
+	}
+	return resp, err
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
+
+// countingClient returns a client whose requests are counted. Client-side
+// throttling is off, so the figures measure the API server and the client,
+// not a rate limiter.
+func countingClient(b *testing.B) (client.WithWatch, *atomic.Int64, *atomic.Int64) {
+	b.Helper()
+	var requests, bytes atomic.Int64
+	cfg := rest.CopyConfig(suite.cfg)
+	cfg.QPS, cfg.Burst = -1, 0
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return countingTransport{next: rt, requests: &requests, bytes: &bytes}
+	})
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: kube.NewScheme()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c, &requests, &bytes
+}
+
+// benchOwnerLookups runs lookup over the objects in turn (a different object
+// each iteration) and reports API requests and response bytes per lookup.
+// One lookup before the timer fills what a long-lived client keeps (REST
+// mapping, argocd-cm).
+func benchOwnerLookups(b *testing.B, lookup func(ctx context.Context, ref kube.ObjectRef) (string, error), requests, bytes *atomic.Int64) {
+	ctx := context.Background()
+	check := func(i int) {
+		got, err := lookup(ctx, ownerObjectRef(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if want := ownerAppNS + "/" + ownerAppName(i); got != want {
+			b.Fatalf("owner of %s: %s, want %s", ownerObjectRef(i), got, want)
+		}
+	}
+	check(ownerObjects - 1)
+	requests.Store(0)
+	bytes.Store(0)
+	i := 0
+	for b.Loop() {
+		check(i * 7 % ownerObjects)
+		i++
+	}
+	b.ReportMetric(float64(requests.Load())/float64(b.N), "requests/op")
+	b.ReportMetric(float64(bytes.Load())/float64(b.N), "resp-B/op")
+}
+
+// BenchmarkFindOwner is dot's lookup: GETs of the object and of the
+// Application its tracking id names (and of the Application's own metadata,
+// looking for a parent), independent of how many Applications exist.
+func BenchmarkFindOwner(b *testing.B) {
+	setupOwnerObjects(b)
+	c, requests, bytes := countingClient(b)
+	gc := &gitops.Cluster{Client: c}
+	benchOwnerLookups(b, func(ctx context.Context, ref kube.ObjectRef) (string, error) {
+		o, err := gc.FindOwner(ctx, ref)
+		if err != nil {
+			return "", err
+		}
+		if o.Kind != gitops.OwnerArgoCDApplication {
+			return "", fmt.Errorf("owner %s is not an Application", o)
+		}
+		return o.Namespace + "/" + o.Name, nil
+	}, requests, bytes)
+}
+
+// BenchmarkFindOwnerListAndScan is the naive lookup: list every Application
+// and scan its status.resources for the object (one LIST, O(apps ×
+// resources) bytes decoded).
+func BenchmarkFindOwnerListAndScan(b *testing.B) {
+	setupOwnerObjects(b)
+	c, requests, bytes := countingClient(b)
+	benchOwnerLookups(b, func(ctx context.Context, ref kube.ObjectRef) (string, error) {
+		var apps argocd.ApplicationList
+		if err := c.List(ctx, &apps); err != nil {
+			return "", err
+		}
+		var found []string
+		for _, app := range apps.Items {
+			for _, r := range app.Status.Resources {
+				if r.Group == ref.Group && r.Kind == ref.Kind && r.Namespace == ref.Namespace && r.Name == ref.Name {
+					found = append(found, app.Namespace+"/"+app.Name)
+					break
+				}
+			}
+		}
+		if len(found) != 1 {
+			return "", fmt.Errorf("%s listed by %d Applications: %v", ref, len(found), found)
+		}
+		return found[0], nil
+	}, requests, bytes)
+}
+
+// ---------------------------------------------------------------------------
+// Round trip (issue 7): `dot op scale` from command start to healthy at the
+// pushed SHA, against the same change by hand: git CLI clone, edit, commit,
+// push; the controller's own annotation (Flux requestedAt on the
+// GitRepository and the Kustomization, Argo CD refresh); then polling every
+// 100ms until the controller reports the SHA applied and healthy and the
+// Deployment has the new replicas available.
+
+// BenchmarkRoundTrip has sub-benchmarks <controller>/dot and
+// <controller>/by-hand on one app per controller (the web app of the e2e
+// tests: a kustomize overlay scales a shared base). Each iteration changes
+// the replicas between 2 and 3.
+func BenchmarkRoundTrip(b *testing.B) {
+	for _, kind := range []string{"flux", "argocd"} {
+		a := roundTripApp(b, kind)
+		b.Run(kind+"/dot", func(b *testing.B) {
+			home := b.TempDir()
+			for b.Loop() {
+				n := a.next()
+				out, errOut, code := benchCLI(b, home, "op", "scale", "deployment/web", "-n", a.ns, "--replicas", strconv.Itoa(n), "--yes", "-o", "json")
+				b.StopTimer()
+				if code != 0 {
+					b.Fatalf("dot op scale: exit %d\n%s\n%s", code, errOut, out)
+				}
+				var r cliReport
+				if err := json.Unmarshal([]byte(out), &r); err != nil {
+					b.Fatalf("dot op scale output: %v\n%s", err, out)
+				}
+				head, _ := suite.git.Head(context.Background(), a.repo, "main")
+				if len(r.Result.Git) != 1 || r.Result.Git[0].Commit != head || r.Result.Git[0].Sync == nil ||
+					!r.Result.Git[0].Sync.Synced || r.Result.Git[0].Sync.Health != gitops.HealthHealthy {
+					b.Fatalf("want one commit (%s) applied and healthy, got %s", head, out)
+				}
+				// dot said healthy: the Deployment must say so too, at once.
+				if err := pollUntil(5*time.Second, func(ctx context.Context) (bool, string, error) { return deploymentAt(ctx, a.ns, n) }); err != nil {
+					b.Fatalf("after dot reported healthy: %v", err)
+				}
+				b.StartTimer()
+			}
+		})
+		b.Run(kind+"/by-hand", func(b *testing.B) {
+			for b.Loop() {
+				a.byHand(b, a.next())
+			}
+		})
+	}
+}
+
+// benchApp is one app deployed by Flux or Argo CD for the round trips.
+type benchApp struct {
+	kind, ns, repo string
+	replicas       int
+}
+
+// next returns the replica count of the next change (2 and 3 in turn).
+func (a *benchApp) next() int {
+	a.replicas = 5 - a.replicas
+	return a.replicas
+}
+
+var roundTripApps struct {
+	sync.Mutex
+	apps map[string]*benchApp
+}
+
+// roundTripApp returns the app of a controller, deployed on first use and
+// kept for the rest of the test binary (every -count): on the local
+// environment it goes away with the environment; on a DOT_TEST_KUBECONFIG
+// cluster its namespace (dot-bench-<controller>-<hex>) is left behind.
+// A first change by hand, untimed, warms the controller's caches.
+func roundTripApp(b *testing.B, kind string) *benchApp {
+	b.Helper()
+	roundTripApps.Lock()
+	defer roundTripApps.Unlock()
+	if a := roundTripApps.apps[kind]; a != nil {
+		return a
+	}
+	a := benchGitOpsApp(b, kind)
+	a.byHand(b, a.next())
+	if roundTripApps.apps == nil {
+		roundTripApps.apps = map[string]*benchApp{}
+	}
+	roundTripApps.apps[kind] = a
+	return a
+}
+
+// benchGitOpsApp deploys the e2e tests' web app (prod overlay, 2 replicas)
+// with Flux or Argo CD and waits until it is applied and available.
+func benchGitOpsApp(b *testing.B, kind string) *benchApp {
+	b.Helper()
+	ctx := context.Background()
+	a := &benchApp{kind: kind, ns: benchUnique(b, "dot-bench-"+kind), repo: benchUnique(b, "dot-bench-"+kind), replicas: 2}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: a.ns}}
+	if err := suite.client.Create(ctx, ns); err != nil {
+		b.Fatal(err)
+	}
+	if err := suite.git.CreateRepo(a.repo); err != nil {
+		b.Fatal(err)
+	}
+	sha, err := suite.git.Seed(ctx, a.repo, webRepo(), "initial")
+	if err != nil {
+		b.Fatal(err)
+	}
+	switch kind {
+	case "flux":
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git-auth", Namespace: a.ns},
+			StringData: map[string]string{"username": gitUser, "password": gitPassword}}
+		gr := &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: a.ns}, Spec: sourcev1.GitRepositorySpec{
+			URL: repoURLForCluster(a.repo), Reference: &sourcev1.GitRepositoryRef{Branch: "main"},
+			Interval: metav1.Duration{Duration: 10 * time.Minute}, SecretRef: &meta.LocalObjectReference{Name: "git-auth"}}}
+		ks := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: a.ns}, Spec: kustomizev1.KustomizationSpec{
+			Interval: metav1.Duration{Duration: 10 * time.Minute}, Path: "./overlays/prod", Prune: true, Wait: true,
+			Timeout: &metav1.Duration{Duration: time.Minute}, TargetNamespace: a.ns,
+			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "web"}}}
+		for _, o := range []client.Object{secret, gr, ks} {
+			if err := suite.client.Create(ctx, o); err != nil {
+				b.Fatalf("create %T: %v", o, err)
+			}
+		}
+	case "argocd":
+		app := &unstructured.Unstructured{}
+		app.SetGroupVersionKind(applicationGVK)
+		app.SetNamespace(cluster.ArgoCDNamespace)
+		app.SetName(a.ns)
+		app.Object["spec"] = map[string]any{
+			"project":     "default",
+			"source":      map[string]any{"repoURL": repoURLForCluster(a.repo), "path": "overlays/prod", "targetRevision": "main"},
+			"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": a.ns},
+			"syncPolicy":  map[string]any{"automated": map[string]any{"prune": true, "selfHeal": true}},
+		}
+		if err := suite.client.Create(ctx, app); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := pollUntil(2*time.Minute, func(ctx context.Context) (bool, string, error) { return a.applied(ctx, sha, 2) }); err != nil {
+		b.Fatalf("%s app at the first commit: %v", kind, err)
+	}
+	return a
+}
+
+var countRE = regexp.MustCompile(`count: \d+`)
+
+// byHand makes the change with the git CLI, asks the controller to look now,
+// and polls until it is applied and healthy.
+func (a *benchApp) byHand(b *testing.B, n int) {
+	b.Helper()
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "dot-bench-clone-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	env := append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull, "GIT_TERMINAL_PROMPT=0",
+		"GIT_AUTHOR_NAME=ops", "GIT_AUTHOR_EMAIL=ops@example.com", "GIT_COMMITTER_NAME=ops", "GIT_COMMITTER_EMAIL=ops@example.com")
+	git := func(args ...string) string {
+		cmd := exec.Command("git", args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("git %s: %v\n%s", args[0], err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("clone", "--quiet", "--depth", "1", "--branch", "main", suite.git.CredentialURL(a.repo), dir)
+	file := filepath.Join(dir, "overlays/prod/kustomization.yaml")
+	old, err := os.ReadFile(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(file, countRE.ReplaceAll(old, []byte("count: "+strconv.Itoa(n))), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	git("-C", dir, "commit", "--quiet", "-am", fmt.Sprintf("scale web to %d", n))
+	git("-C", dir, "push", "--quiet", "origin", "main")
+	sha := git("-C", dir, "rev-parse", "HEAD")
+
+	switch a.kind {
+	case "flux":
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, meta.ReconcileRequestAnnotation, time.Now().Format(time.RFC3339Nano))
+		for _, o := range []client.Object{
+			&sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: a.ns}},
+			&kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: a.ns}},
+		} {
+			if err := suite.client.Patch(ctx, o, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	case "argocd":
+		app := &unstructured.Unstructured{}
+		app.SetGroupVersionKind(applicationGVK)
+		app.SetNamespace(cluster.ArgoCDNamespace)
+		app.SetName(a.ns)
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"normal"}}}`, argocd.AnnotationRefresh)
+		if err := suite.client.Patch(ctx, app, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := pollUntil(2*time.Minute, func(ctx context.Context) (bool, string, error) { return a.applied(ctx, sha, n) }); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// applied reports whether the controller applied sha and reports it healthy
+// and the Deployment has n replicas available.
+func (a *benchApp) applied(ctx context.Context, sha string, n int) (bool, string, error) {
+	var state string
+	switch a.kind {
+	case "flux":
+		var k kustomizev1.Kustomization
+		if err := suite.client.Get(ctx, client.ObjectKey{Namespace: a.ns, Name: "web"}, &k); err != nil {
+			return false, "", err
+		}
+		ready := apimeta.FindStatusCondition(k.Status.Conditions, meta.ReadyCondition)
+		state = fmt.Sprintf("lastAppliedRevision=%q ready=%v", k.Status.LastAppliedRevision, ready)
+		if ready == nil || ready.Status != metav1.ConditionTrue || k.Status.ObservedGeneration != k.Generation ||
+			k.Status.LastAppliedRevision != "main@sha1:"+sha {
+			return false, state, nil
+		}
+	case "argocd":
+		app := &unstructured.Unstructured{}
+		app.SetGroupVersionKind(applicationGVK)
+		if err := suite.client.Get(ctx, client.ObjectKey{Namespace: cluster.ArgoCDNamespace, Name: a.ns}, app); err != nil {
+			return false, "", err
+		}
+		sync, _, _ := unstructured.NestedString(app.Object, "status", "sync", "status")
+		rev, _, _ := unstructured.NestedString(app.Object, "status", "sync", "revision")
+		health, _, _ := unstructured.NestedString(app.Object, "status", "health", "status")
+		phase, _, _ := unstructured.NestedString(app.Object, "status", "operationState", "phase")
+		opRev, _, _ := unstructured.NestedString(app.Object, "status", "operationState", "syncResult", "revision")
+		state = fmt.Sprintf("sync=%s@%s health=%s operation=%s@%s", sync, rev, health, phase, opRev)
+		if sync != "Synced" || rev != sha || health != "Healthy" || phase != "Succeeded" || opRev != sha {
+			return false, state, nil
+		}
+	}
+	ok, dstate, err := deploymentAt(ctx, a.ns, n)
+	return ok, state + "; " + dstate, err
+}
+
+// deploymentAt reports whether Deployment web has n replicas, all updated
+// and available.
+func deploymentAt(ctx context.Context, ns string, n int) (bool, string, error) {
+	var d appsv1.Deployment
+	if err := suite.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &d); err != nil {
+		return false, "", err
+	}
+	state := fmt.Sprintf("deployment replicas %d, available %d", *d.Spec.Replicas, d.Status.AvailableReplicas)
+	return *d.Spec.Replicas == int32(n) && deploymentAvailable(&d), state, nil
+}
+
+// pollUntil calls cond every 100ms until it is done or timeout passes.
+func pollUntil(timeout time.Duration, cond func(ctx context.Context) (bool, string, error)) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		done, state, err := cond(ctx)
+		if done && err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not done after %s: %s (last error: %v)", timeout, state, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// benchCLI runs dot in-process like dotCLI, for benchmarks.
+func benchCLI(b *testing.B, home string, args ...string) (stdout, stderr string, code int) {
+	b.Helper()
+	kc := os.Getenv("DOT_TEST_KUBECONFIG")
+	if suite.local != nil {
+		kc = suite.local.Kubeconfig
+	}
+	var out, errOut bytes.Buffer
+	env := map[string]string{"DOT_GIT_TOKEN": gitPassword, "DOT_GIT_USERNAME": gitUser, "HOME": home}
+	full := append(append([]string{"dot"}, args...), "--kubeconfig", kc, "--timeout", "3m")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	code = cli.Execute(ctx, full, genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut},
+		cli.WithGetenv(func(k string) string { return env[k] }))
+	return out.String(), errOut.String(), code
+}
+
+func benchUnique(b *testing.B, prefix string) string {
+	b.Helper()
+	r := make([]byte, 3)
+	if _, err := rand.Read(r); err != nil {
+		b.Fatal(err)
+	}
+	return prefix + "-" + hex.EncodeToString(r)
+}
