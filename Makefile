@@ -76,12 +76,29 @@ staticcheck:
 generate: ## regenerate deepcopy code of the Argo CD types
 	GOFLAGS=-mod=mod $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION) object paths=./pkg/gitops/argocd/...
 
-demo: ## run dot's main job on the embedded local cluster (see README)
-	@echo "make demo: the local cluster (issue 3) has not landed yet; running 'dot version' only."
-	$(GO) run ./cmd/dot version --client
+# make demo: build the test binaries if missing, then run test/e2e/cmd/demo
+# (docs/demo.md). KEEP=1 leaves the environment running until Ctrl-C or
+# `make demo-down`, which stops the process named in DEMO_PID.
+DEMO_PID ?= $(BIN)/demo.pid
+demo: ## run dot's main job on the embedded local cluster (KEEP=1: leave it running; see docs/demo.md)
+	@hack/testbin.sh
+	@$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/dot-demo ./test/e2e/cmd/demo
+	@$(BIN)/dot-demo --pid-file "$(DEMO_PID)" $(if $(filter 1 yes true,$(KEEP)),--keep)
 
-demo-down: ## stop the demo environment
-	@echo "nothing to stop yet"
+demo-down: ## stop a demo started with `make demo KEEP=1` and wait until it has torn everything down
+	@pid=$$(cat "$(DEMO_PID)" 2>/dev/null) || { echo "demo-down: no demo running ($(DEMO_PID) does not exist)"; exit 0; }; \
+	if ! ps -p "$$pid" -o args= 2>/dev/null | grep -q dot-demo; then \
+		echo "demo-down: process $$pid is not a running demo; removing the stale $(DEMO_PID)"; rm -f "$(DEMO_PID)"; exit 0; \
+	fi; \
+	echo "demo-down: stopping the demo (pid $$pid)"; kill -TERM "$$pid"; \
+	for i in $$(seq 1 600); do \
+		kill -0 "$$pid" 2>/dev/null || { echo "demo-down: stopped"; exit 0; }; sleep 0.1; \
+	done; \
+	echo "demo-down: pid $$pid still running after 60s" >&2; exit 1
+
+.PHONY: e2e-kind
+e2e-kind: ## the e2e suite on a kind cluster with the real Flux and Argo CD (needs Docker and kind; hack/e2e-kind.sh)
+	hack/e2e-kind.sh
 
 clean:
 	rm -rf $(BIN)
