@@ -289,6 +289,15 @@ func (d *Deliverer) route(ctx context.Context, cs ChangeSet, plan *Plan) ([]rout
 		if owner.Suspended {
 			plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s is suspended: the commit lands but is not applied until it is resumed", owner))
 		}
+		if c.Action == ActionDelete {
+			prunes, err := d.Cluster.Prunes(ctx, owner)
+			if err != nil {
+				return nil, err
+			}
+			if !prunes {
+				plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s does not prune: removing %s from Git leaves the object running until it is deleted by hand or pruning is turned on", owner, c.Object))
+			}
+		}
 		out = append(out, route{change: c, owner: owner})
 	}
 	return out, nil
@@ -619,8 +628,10 @@ func (d *Deliverer) applyGroup(ctx context.Context, cs ChangeSet, gp GitPlan) (*
 // applied and healthy.
 func (d *Deliverer) wait(ctx context.Context, gp GitPlan, commit string, auth repo.Auth, edited []*manifest.EditResult) (SyncReport, error) {
 	var objects []kube.ObjectRef
-	for _, e := range edited {
-		if e != nil && e.Changed() {
+	for i, e := range edited {
+		// Deleted objects have no health to wait for; the owner's own
+		// readiness covers their pruning.
+		if e != nil && e.Changed() && gp.Changes[i].Change.Action != ActionDelete {
 			objects = append(objects, e.Object)
 		}
 	}

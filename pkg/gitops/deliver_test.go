@@ -3,8 +3,10 @@ package gitops
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -180,4 +182,74 @@ func TestDeliverConflictAndUnpushableRef(t *testing.T) {
 	if !errors.Is(err, ErrRefNotPushable) {
 		t.Errorf("commit ref: err = %v, want ErrRefNotPushable", err)
 	}
+}
+
+// TestDeliverConcurrent: 20 deliveries at once, each changing a different
+// Deployment of the same repository branch: every commit lands, none is
+// lost, and the branch only ever moved forward.
+func TestDeliverConcurrent(t *testing.T) {
+	const n = 20
+	ctx := context.Background()
+	srv, err := gitserver.Start(ctx, gitserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	files := map[string]string{}
+	objs := []client.Object{
+		obj(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"argocd-cm","namespace":"argocd"},"data":{"application.resourceTrackingMethod":"annotation"}}`),
+		obj(`{"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{"name":"fleet","namespace":"argocd"},
+		  "spec":{"project":"default","source":{"repoURL":"` + srv.RepoURL("fleet") + `","targetRevision":"main","path":"apps"},"destination":{"namespace":"prod"}}}`),
+	}
+	for i := range n {
+		name := fmt.Sprintf("web-%02d", i)
+		files["apps/"+name+".yaml"] = fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\n  namespace: prod\nspec:\n  replicas: 1 # keep this comment\n", name)
+		objs = append(objs, obj(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"`+name+`","namespace":"prod","annotations":{"argocd.argoproj.io/tracking-id":"fleet:apps/Deployment:prod/`+name+`"}}}`))
+	}
+	base, err := srv.Seed(ctx, "fleet", files, "fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{Client: fixture.NewBuilder().WithObjects(objs...).Build()}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := &Deliverer{Cluster: c, Options: Options{NoWait: true}}
+			cs := ChangeSet{Title: fmt.Sprintf("scale web-%02d", i), Operation: "scale", Changes: []Change{{
+				Object: kube.ObjectRef{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "prod", Name: fmt.Sprintf("web-%02d", i)},
+				Action: ActionSet, Fields: []FieldChange{{Path: "spec.replicas", Value: i + 2, Expect: 1}}}}}
+			_, _, errs[i] = d.Deliver(ctx, cs)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("delivery %d: %v", i, err)
+		}
+	}
+	log, _ := srv.Log(ctx, "fleet", "main")
+	if len(log) != n+1 || log[n] != base {
+		t.Errorf("%d commits on main, want %d on top of the seed", len(log)-1, n)
+	}
+	for i := range n {
+		got := show2(t, srv, "fleet", fmt.Sprintf("apps/web-%02d.yaml", i))
+		if !strings.Contains(got, fmt.Sprintf("replicas: %d # keep this comment", i+2)) {
+			t.Errorf("web-%02d lost its change:\n%s", i, got)
+		}
+	}
+	if ok, err := srv.IsFastForwardHistory(ctx, "fleet", "main"); err != nil || !ok {
+		t.Errorf("branch was force-updated: %v %v", ok, err)
+	}
+}
+
+func show2(t *testing.T, srv *gitserver.Server, repo, path string) string {
+	t.Helper()
+	out, err := exec.Command("git", "-C", srv.RepoPath(repo), "show", "main:"+path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("git show %s: %v %s", path, err, out)
+	}
+	return string(out)
 }

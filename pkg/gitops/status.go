@@ -98,3 +98,25 @@ func fluxStatus(gen int64, conds []metav1.Condition, applied string, suspended b
 	}
 	return st
 }
+
+// Prunes reports whether the owner deletes objects that disappear from Git:
+// Argo CD automated sync with prune, Flux Kustomization spec.prune. A
+// HelmRelease prunes what its chart no longer renders.
+func (c *Cluster) Prunes(ctx context.Context, o *Owner) (bool, error) {
+	switch o.Kind {
+	case OwnerArgoCDApplication:
+		var app argocd.Application
+		if err := c.argo().Get(ctx, client.ObjectKey{Namespace: o.Namespace, Name: o.Name}, &app); err != nil {
+			return false, fmt.Errorf("get Application %s/%s: %w", o.Namespace, o.Name, err)
+		}
+		p := app.Spec.SyncPolicy
+		return p != nil && p.Automated != nil && p.Automated.Prune, nil
+	case OwnerFluxKustomization:
+		var ks kustomizev1.Kustomization
+		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: o.Namespace, Name: o.Name}, &ks); err != nil {
+			return false, fmt.Errorf("get Kustomization %s/%s: %w", o.Namespace, o.Name, err)
+		}
+		return ks.Spec.Prune, nil
+	}
+	return true, nil
+}

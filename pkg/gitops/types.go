@@ -213,3 +213,20 @@ type Event struct {
 
 // EventFunc receives progress events. It must not block.
 type EventFunc func(Event)
+
+// OwnerOf returns the owner a reference names when it is itself an Argo CD
+// Application, a Flux Kustomization or a HelmRelease; nil otherwise.
+func OwnerOf(ref kube.ObjectRef) *Owner {
+	o := &Owner{Namespace: ref.Namespace, Name: ref.Name, Object: ref, Evidence: []string{"named directly"}}
+	switch {
+	case ref.Group == "argoproj.io" && ref.Kind == "Application":
+		o.Kind = OwnerArgoCDApplication
+	case ref.Group == "kustomize.toolkit.fluxcd.io" && ref.Kind == "Kustomization":
+		o.Kind = OwnerFluxKustomization
+	case ref.Group == "helm.toolkit.fluxcd.io" && ref.Kind == "HelmRelease":
+		o.Kind = OwnerFluxHelmRelease
+	default:
+		return nil
+	}
+	return o
+}

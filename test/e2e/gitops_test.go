@@ -19,6 +19,7 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -35,7 +36,10 @@ import (
 // overlays; the owners deploy overlays/prod.
 func webRepo() map[string]string {
 	return map[string]string{
-		"base/kustomization.yaml": "resources:\n  - deployment.yaml\n",
+		"base/kustomization.yaml": "resources:\n  - deployment.yaml\n  - configmap.yaml\n",
+		// A second object, so that deleting web does not empty the app
+		// (Argo CD's automated sync refuses to wipe out every resource).
+		"base/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-settings\ndata:\n  mode: normal\n",
 		"base/deployment.yaml": `# The web tier. Owned by team-web.
 apiVersion: apps/v1
 kind: Deployment
@@ -453,6 +457,21 @@ func TestOpVerbs(t *testing.T) {
 			}
 			waitDeployment(t, ns, func(d *appsv1.Deployment) bool {
 				return d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] == "" && deploymentAvailable(d)
+			})
+
+			// delete removes it from this overlay only (the base stays for
+			// overlays/dev); the owner prunes it.
+			r = runOp(t, "delete", "deployment/web", "-n", ns)
+			if a.kind != "none" {
+				check(r, overlay)
+				if !strings.Contains(fileAt(t, a.repo, "base/deployment.yaml"), "name: web") {
+					t.Error("delete removed the shared base")
+				}
+			}
+			eventually(t, 60*time.Second, "deployment web deleted", func(ctx context.Context) (bool, string, error) {
+				var d appsv1.Deployment
+				err := suite.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &d)
+				return apierrors.IsNotFound(err), fmt.Sprintf("get: %v", err), nil
 			})
 		})
 	}

@@ -1,12 +1,16 @@
 package manifest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"path"
 	"strings"
 
+	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/dot-ai/dot/pkg/kube"
@@ -291,11 +295,18 @@ func PlanRemove(ctx context.Context, src Source, ref kube.ObjectRef, opts ...Opt
 			return nil, err
 		}
 		if pc.apply == nil {
-			// An existing patch of the object: replace it by a deletion.
-			return nil, &Error{Err: ErrUnsupported, Op: "remove", Object: o.ref, File: pc.site.file,
-				Detail: "the overlay already patches the object in " + pc.site.file + "; remove that patch first"}
+			// The overlay already patches the object in a file of its own:
+			// that patch becomes the deletion.
+			if err := replaceWithDeletePatch(ws, pc.site); err != nil {
+				return nil, &Error{Err: ErrUnsupported, Op: "remove", Object: o.ref, File: pc.site.file,
+					Detail: "the overlay already patches the object in " + pc.site.file + " (" + err.Error() + "); remove that patch first"}
+			}
+		} else if err := pc.apply(ws, "delete", false); err != nil {
+			return nil, err
 		}
-		if err := pc.apply(ws, "delete", false); err != nil {
+		// A replicas: entry naming only this object would fail the build
+		// once the object is gone.
+		if err := dropReplicaEntries(ws, top.file, o.ref.Name); err != nil {
 			return nil, err
 		}
 		loc.Layer, loc.File, loc.Line, loc.DocumentIndex, loc.YAMLPath = LayerNewPatch, pc.site.file, 0, 0, ""
@@ -475,4 +486,80 @@ func (s *session) compareByRef(before, after *rendering, wsB, wsA *workspace, sk
 		}
 	}
 	return problems, nil, nil
+}
+
+// replaceWithDeletePatch turns a strategic-merge patch file holding one
+// document into a "$patch: delete" patch of the same object. Patches embedded
+// in a kustomization or sharing a file with other documents are left alone.
+func replaceWithDeletePatch(ws *workspace, site docRef) error {
+	if site.embed != nil {
+		return errors.New("it is written inline in the kustomization")
+	}
+	b, err := ws.read(site.file)
+	if err != nil {
+		return err
+	}
+	var docs []map[string]any
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	for {
+		var d map[string]any
+		if err := dec.Decode(&d); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return err
+		}
+		if d != nil {
+			docs = append(docs, d)
+		}
+	}
+	if len(docs) != 1 {
+		return fmt.Errorf("the file holds %d documents", len(docs))
+	}
+	md, _ := docs[0]["metadata"].(map[string]any)
+	apiVersion, _ := docs[0]["apiVersion"].(string)
+	kind, _ := docs[0]["kind"].(string)
+	name, _ := md["name"].(string)
+	if apiVersion == "" || kind == "" || name == "" {
+		return errors.New("the patch does not name its target by apiVersion, kind and metadata.name")
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "# Removed from this overlay by dot; the base still defines it for other overlays.\napiVersion: %s\nkind: %s\nmetadata:\n  name: %s\n", apiVersion, kind, name)
+	if ns, _ := md["namespace"].(string); ns != "" {
+		fmt.Fprintf(&out, "  namespace: %s\n", ns)
+	}
+	out.WriteString("$patch: delete\n")
+	return ws.set(site.file, []byte(out.String()))
+}
+
+// dropReplicaEntries removes the replicas: entries of a kustomization that
+// name the given object, editing the file in place.
+func dropReplicaEntries(ws *workspace, file, name string) error {
+	b, err := ws.read(file)
+	if err != nil {
+		return err
+	}
+	var k struct {
+		Replicas []struct {
+			Name string `yaml:"name"`
+		} `yaml:"replicas"`
+	}
+	if err := yaml.Unmarshal(b, &k); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	var ops []fieldOp
+	for i := len(k.Replicas) - 1; i >= 0; i-- {
+		if k.Replicas[i].Name == name {
+			ops = append(ops, fieldOp{path: FieldPath{Key("replicas"), Index(i)}, del: true})
+		}
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	for _, op := range ops { // highest index first, so earlier indexes stay valid
+		if b, err = editBytes(file, b, docRef{}, []fieldOp{op}); err != nil {
+			return err
+		}
+	}
+	return ws.set(file, b)
 }
