@@ -20,7 +20,7 @@ PKGS := ./...
 .PHONY: help build install test unit race fuzz e2e testbin lint fmt vet staticcheck generate demo demo-down clean
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/dot and bin/kubectl-dot
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/dot ./cmd/dot
