@@ -132,7 +132,11 @@ func (r *DeliveryReport) writeTable(w io.Writer) error {
 func writePlan(w io.Writer, p *gitops.Plan) error {
 	fmt.Fprintf(w, "Plan: %s\n", p.ChangeSet.Title)
 	for _, g := range p.Git {
-		fmt.Fprintf(w, "\n%s\n", g.Owner)
+		if g.Owner != nil {
+			fmt.Fprintf(w, "\n%s\n", g.Owner)
+		} else {
+			fmt.Fprintf(w, "\nnew files (no owner deploys this path yet)\n")
+		}
 		fmt.Fprintf(w, "  repo:   %s (branch %s, at %s)\n", g.Source.RepoURL, g.Branch, short(g.Base))
 		if g.Source.Path != "" {
 			fmt.Fprintf(w, "  path:   %s (%s)\n", g.Source.Path, g.Source.Render)
@@ -260,7 +264,11 @@ func (c *Config) deliver(ctx context.Context, o *DeliveryOptions, cs gitops.Chan
 	if !plan.HasChanges() {
 		report.Result = &gitops.Result{}
 		for _, g := range plan.Git {
-			report.Result.Git = append(report.Result.Git, gitops.GitResult{Owner: g.Owner.String(), RepoURL: g.Source.RepoURL, Branch: g.Branch, Status: "unchanged"})
+			owner := g.Source.RepoURL + ":" + g.Source.Path
+			if g.Owner != nil {
+				owner = g.Owner.String()
+			}
+			report.Result.Git = append(report.Result.Git, gitops.GitResult{Owner: owner, RepoURL: g.Source.RepoURL, Branch: g.Branch, Status: "unchanged"})
 		}
 		return printResult(c.Streams.Out, o.out.Format(), report)
 	}

@@ -19,7 +19,7 @@ func (d *Deliverer) auth(ctx context.Context, o *Owner, s Source) (repo.Auth, er
 	if a.Password != "" || a.SSHKeyFile != "" || a.SSHAgent {
 		return a, nil
 	}
-	if !d.Options.Git.UseClusterCredentials {
+	if !d.Options.Git.UseClusterCredentials || o == nil {
 		return a, nil
 	}
 	ca, err := d.Cluster.ClusterCredentials(ctx, o, s)

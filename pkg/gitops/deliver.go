@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/yaml"
 
 	"github.com/dot-ai/dot/pkg/gitops/manifest"
 	"github.com/dot-ai/dot/pkg/gitops/repo"
@@ -135,6 +140,14 @@ type GitPlan struct {
 	reverts map[string][]repo.FileChange
 }
 
+// ownerName names the group's owner, or its target when it has none.
+func (gp GitPlan) ownerName() string {
+	if gp.Owner == nil {
+		return fmt.Sprintf("%s:%s", gp.Source.RepoURL, gp.Source.Path)
+	}
+	return gp.Owner.String()
+}
+
 // PlannedEdit is one change as located in the repository.
 type PlannedEdit struct {
 	Change Change `json:"change"`
@@ -186,7 +199,8 @@ func (d *Deliverer) Deliver(ctx context.Context, cs ChangeSet) (*Plan, *Result, 
 // route is where one change goes.
 type route struct {
 	change Change
-	owner  *Owner // nil: direct
+	owner  *Owner  // nil: direct, unless target is set
+	target *Target // a Create placed in Git without an owner yet
 	why    string
 }
 
@@ -205,15 +219,19 @@ func (d *Deliverer) Plan(ctx context.Context, cs ChangeSet) (*Plan, error) {
 	groups, order := map[string]*gitGroup{}, []string{}
 	var direct []Change
 	for _, r := range routes {
-		if r.owner == nil {
+		if r.owner == nil && r.target == nil {
 			direct = append(direct, r.change)
 			continue
 		}
-		srcs, err := d.Cluster.Sources(ctx, r.owner)
-		if err != nil {
-			return nil, err
+		var src Source
+		if r.target != nil {
+			src, err = targetSource(*r.target)
+		} else {
+			var srcs []Source
+			if srcs, err = d.Cluster.Sources(ctx, r.owner); err == nil {
+				src, err = d.pickSource(r, srcs)
+			}
 		}
-		src, err := d.pickSource(r, srcs)
 		if err != nil {
 			return nil, err
 		}
@@ -267,10 +285,10 @@ func (d *Deliverer) route(ctx context.Context, cs ChangeSet, plan *Plan) ([]rout
 			continue
 		}
 		if c.Action == ActionCreate {
-			// A new object has no owner yet: recommend places it with a
-			// Target, which the Git path of issue #9 handles; without one
-			// it is applied directly.
-			out = append(out, route{change: c, why: "new object without a Git target"})
+			// A new object has no owner yet: with a Target it is written to
+			// that repository path (the caller makes sure an owner deploys
+			// it); without one it is applied directly.
+			out = append(out, route{change: c, target: c.Target, why: "new object without a Git target"})
 			continue
 		}
 		owner, err := d.Cluster.FindOwner(ctx, c.Object)
@@ -324,6 +342,18 @@ func (d *Deliverer) pickSource(r route, srcs []Source) (Source, error) {
 	if !src.RefKind.Pushable() {
 		return Source{}, fmt.Errorf("%s follows %s %q of %s: %w; change the owner to follow a branch, or open a pull request by hand",
 			r.owner, strings.ToLower(string(src.RefKind)), src.Ref, src.RepoURL, ErrRefNotPushable)
+	}
+	return src, nil
+}
+
+// targetSource is the source of a Create placed by its Target.
+func targetSource(t Target) (Source, error) {
+	if _, err := NormalizeRepoURL(t.RepoURL); err != nil {
+		return Source{}, err
+	}
+	src := Source{RepoURL: t.RepoURL, Ref: t.Branch, RefKind: RefBranch, Path: cleanPath(t.Path), Render: RenderAuto, Via: "target"}
+	if t.Branch == "" {
+		src.RefKind = RefDefault
 	}
 	return src, nil
 }
@@ -411,6 +441,12 @@ func (d *Deliverer) planGroup(ctx context.Context, cs ChangeSet, g *gitGroup) (*
 // change's edit result and the union of changed files.
 func applyEdits(ctx context.Context, dir string, g *gitGroup) ([]*manifest.EditResult, []string, error) {
 	src := manifestSource(dir, g.owner, g.source)
+	if g.owner == nil {
+		// A target path may not exist yet; Git keeps no empty directories.
+		if err := mkdirInside(dir, src.Path); err != nil {
+			return nil, nil, err
+		}
+	}
 	var results []*manifest.EditResult
 	changed := map[string]bool{}
 	for _, c := range g.changes {
@@ -431,6 +467,9 @@ func applyEdits(ctx context.Context, dir string, g *gitGroup) ([]*manifest.EditR
 				file = c.Target.File
 			}
 			res, err = manifest.Create(ctx, src, c.Manifest, file)
+			if errors.Is(err, manifest.ErrExists) {
+				res, err = sameAsExisting(dir, src.Path, file, c)
+			}
 		case ActionRevert:
 			res, err = revertCommits(dir, c, g.reverts)
 		}
@@ -453,6 +492,9 @@ func applyEdits(ctx context.Context, dir string, g *gitGroup) ([]*manifest.EditR
 // manifestSource maps an owner's source onto the locator's view of it.
 func manifestSource(dir string, o *Owner, s Source) manifest.Source {
 	ms := manifest.Source{Root: dir, Path: s.Path, Recurse: s.Recurse, Include: s.Include, Exclude: s.Exclude, Overrides: s.Layers}
+	if o == nil {
+		return ms // a target path: rendered as it is found
+	}
 	switch s.Render {
 	case RenderKustomize:
 		ms.Kind = manifest.KindKustomize
@@ -524,7 +566,9 @@ func commitMessage(cs ChangeSet, g *gitGroup, opts GitOptions) string {
 			fmt.Fprintf(&b, "Dot-Reverts: %s\n", sha)
 		}
 	}
-	fmt.Fprintf(&b, "Dot-Owner: %s\n", g.owner)
+	if g.owner != nil {
+		fmt.Fprintf(&b, "Dot-Owner: %s\n", g.owner)
+	}
 	if opts.SignOff {
 		a := opts.Author
 		if a.Name == "" {
@@ -553,7 +597,7 @@ func (d *Deliverer) Apply(ctx context.Context, plan *Plan) (*Result, error) {
 	dry := d.Options.DryRun == DryRunClient || d.Options.DryRun == DryRunServer
 	for _, gp := range plan.Git {
 		if dry {
-			res.Git = append(res.Git, GitResult{Owner: gp.Owner.String(), RepoURL: gp.Source.RepoURL, Branch: gp.Branch, Status: "skipped", Files: gp.Files})
+			res.Git = append(res.Git, GitResult{Owner: gp.ownerName(), RepoURL: gp.Source.RepoURL, Branch: gp.Branch, Status: "skipped", Files: gp.Files})
 			continue
 		}
 		gr, err := d.applyGroup(ctx, plan.ChangeSet, gp)
@@ -583,7 +627,7 @@ func (d *Deliverer) applyGroup(ctx context.Context, cs ChangeSet, gp GitPlan) (*
 	if err != nil {
 		return nil, err
 	}
-	owner := gp.Owner.String()
+	owner := gp.ownerName()
 	opts := repo.Options{URL: gp.Source.RepoURL, Branch: gp.Branch, Auth: auth, TempDir: d.Options.Git.TempDir, Author: d.Options.Git.Author, Now: d.Options.Now}
 	uo := d.Options.Git.Update
 	uo.OnRetry = func(attempt int, err error) {
@@ -607,8 +651,8 @@ func (d *Deliverer) applyGroup(ctx context.Context, cs ChangeSet, gp GitPlan) (*
 	}
 	gr.Status = "configured"
 	d.Options.emit(owner, "push", fmt.Sprintf("pushed %s", short(ur.Commit)))
-	if d.Options.NoWait {
-		return gr, nil
+	if d.Options.NoWait || gp.Owner == nil {
+		return gr, nil // nothing deploys a target path yet: the caller waits
 	}
 	report, werr := d.wait(ctx, gp, ur.Commit, auth, edited)
 	gr.Sync = &report
@@ -789,4 +833,35 @@ func revertCommits(dir string, c Change, reverts map[string][]repo.FileChange) (
 		}
 	}
 	return res, nil
+}
+
+// mkdirInside creates rel below root, refusing paths that leave it.
+func mkdirInside(root, rel string) error {
+	clean := filepath.Clean(filepath.FromSlash(rel))
+	if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("target path %q leaves the repository", rel)
+	}
+	return os.MkdirAll(filepath.Join(root, clean), 0o755)
+}
+
+// sameAsExisting answers a Create of an object the path already defines: when
+// the file dot would have written holds exactly this object, nothing changes
+// (re-running a pipeline with the same input makes no commit); otherwise it is
+// a conflict.
+func sameAsExisting(dir, path, file string, c Change) (*manifest.EditResult, error) {
+	if file == "" {
+		file = filepath.ToSlash(filepath.Join(path, strings.ToLower(c.Object.Kind)+"-"+c.Object.Name+".yaml"))
+	}
+	b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(file)))
+	if err == nil {
+		var have map[string]any
+		if yaml.Unmarshal(b, &have) == nil {
+			want, _ := yaml.Marshal(c.Manifest.Object)
+			var wantObj map[string]any
+			if yaml.Unmarshal(want, &wantObj) == nil && equality.Semantic.DeepEqual(have, wantObj) {
+				return &manifest.EditResult{Object: c.Object}, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%s is already defined in the repository with other content: %w", c.Object, ErrConflict)
 }

@@ -253,3 +253,48 @@ func show2(t *testing.T, srv *gitserver.Server, repo, path string) string {
 	}
 	return string(out)
 }
+
+// A Create with a Target writes the new object to that repository path,
+// even though nothing deploys it yet (recommend then creates the owner).
+func TestDeliverCreateToTarget(t *testing.T) {
+	ctx := context.Background()
+	srv, err := gitserver.Start(ctx, gitserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if _, err := srv.Seed(ctx, "platform", map[string]string{"README.md": "apps live under apps/\n"}, "init"); err != nil {
+		t.Fatal(err)
+	}
+	d := &Deliverer{Cluster: &Cluster{Client: fixture.NewBuilder().Build()}, Options: Options{NoWait: true}}
+	cm := obj(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"shop-config","namespace":"shop"},"data":{"PORT":"8080"}}`)
+	cs := ChangeSet{Title: "add shop", Operation: "recommend", Changes: []Change{{
+		Object: kube.RefOf(cm), Action: ActionCreate, Manifest: cm,
+		Target: &Target{RepoURL: srv.RepoURL("platform"), Branch: "main", Path: "apps/shop"}}}}
+	plan, res, err := d.Deliver(ctx, cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Git) != 1 || plan.Git[0].Owner != nil || len(plan.Direct) != 0 {
+		t.Fatalf("plan %+v", plan)
+	}
+	if len(res.Git) != 1 || res.Git[0].Status != "configured" || strings.Join(res.Git[0].Files, ",") != "apps/shop/configmap-shop-config.yaml" {
+		t.Fatalf("result %+v", res.Git)
+	}
+	got := show2(t, srv, "platform", "apps/shop/configmap-shop-config.yaml")
+	if !strings.Contains(got, "name: shop-config") || !strings.Contains(got, "PORT: \"8080\"") {
+		t.Errorf("file:\n%s", got)
+	}
+	// The same create again makes no commit; different content conflicts.
+	head, _ := srv.Head(ctx, "platform", "main")
+	if _, res, err := d.Deliver(ctx, cs); err != nil || res.Git[0].Status != "unchanged" {
+		t.Errorf("same create again: %+v, %v", res, err)
+	}
+	if h, _ := srv.Head(ctx, "platform", "main"); h != head {
+		t.Error("an unchanged create moved the branch")
+	}
+	cm.Object["data"] = map[string]any{"PORT": "9090"}
+	if _, _, err := d.Deliver(ctx, cs); !errors.Is(err, ErrConflict) {
+		t.Errorf("create with other content: err = %v, want ErrConflict", err)
+	}
+}
