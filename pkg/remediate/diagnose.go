@@ -63,6 +63,25 @@ type Diagnosis struct {
 	target   Target
 }
 
+// Stable returns the target to verify against after a fix: a Pod or a
+// ReplicaSet is replaced when its workload rolls out, so the verification
+// diagnoses the workload that owns it instead.
+func (d *Diagnosis) Stable() Target {
+	t := d.target
+	if t.Object == nil || (t.Object.Kind != "Pod" && t.Object.Kind != "ReplicaSet") {
+		return t
+	}
+	for _, r := range d.snapshot.related(*t.Object)[1:] {
+		switch r.Kind {
+		case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet":
+			if !r.SameObject(*t.Object) {
+				return Target{Namespace: t.Namespace, Object: &r}
+			}
+		}
+	}
+	return t
+}
+
 // Snapshot returns the objects the diagnosis was made from.
 func (d *Diagnosis) Snapshot() *Snapshot { return d.snapshot }
 

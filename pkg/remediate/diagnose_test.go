@@ -89,6 +89,11 @@ func TestDiagnoseGitOps(t *testing.T) {
 			if d.Target != "pod/web-7d9c5b8f6-2xkqp (shop)" {
 				t.Errorf("target %q", d.Target)
 			}
+			// The pod goes away with the rollout of the fix: verification
+			// looks at its Deployment.
+			if st := d.Stable(); st.Object == nil || !st.Object.SameObject(webDeployment) {
+				t.Errorf("stable target %v, want deployment/web", st)
+			}
 		})
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/dot-ai/dot/pkg/gitops"
 )
 
@@ -155,7 +157,7 @@ func (r *Remediation) Run(ctx context.Context, t Target) (*Report, error) {
 		rep.Fixes = append(rep.Fixes, fr)
 	}
 	if len(delivered) > 0 && !r.NoVerify {
-		v, err := r.verify(ctx, t, d.Findings, delivered)
+		v, err := r.verify(ctx, d.Stable(), d.Findings, delivered)
 		rep.Verification = v
 		if err != nil && runErr == nil {
 			runErr = err
@@ -270,6 +272,9 @@ func (r *Remediation) verify(ctx context.Context, t Target, before []Finding, fi
 	var v *Verification
 	for {
 		d, err := r.Config.Diagnose(vctx, t)
+		if apierrors.IsNotFound(err) {
+			return v, fmt.Errorf("verify %s: %w", t, err)
+		}
 		if err == nil {
 			v = compare(before, d.Findings, fixed)
 			v.Took = r.Config.now().Sub(start)

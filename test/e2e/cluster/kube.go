@@ -204,7 +204,11 @@ func (e *Env) startControlPlane(ctx context.Context) error {
 	if err != nil || len(stages) == 0 {
 		return fmt.Errorf("start kwok: no stage files in %s: run `make testbin`", filepath.Join(e.TestBin, "kwok-stages"))
 	}
-	for _, s := range stages {
+	extra, err := writeFailureStages(filepath.Join(e.Dir, "kwok-stages"))
+	if err != nil {
+		return err
+	}
+	for _, s := range append(stages, extra...) {
 		kwokArgs = append(kwokArgs, "--config="+s)
 	}
 	kwok, err := e.spawn("kwok", e.bin("kwok"), kwokArgs, env)

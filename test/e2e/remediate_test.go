@@ -1,0 +1,378 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/dot-ai/dot/pkg/remediate"
+	"github.com/dot-ai/dot/test/e2e/cluster"
+)
+
+// The failure images: the local environment's kwok stages (see
+// test/e2e/cluster/stages) OOM-kill containers whose image contains
+// "e2e-oom" while their memory limit is below 128Mi, and never pull images
+// containing "doesnotexist".
+const (
+	oomImage      = "registry.example.com/shop/web-e2e-oom:1.0"
+	goodImage     = "registry.k8s.io/pause:3.10"
+	notFoundImage = "registry.example.com/shop/web-doesnotexist:2.0"
+)
+
+// shopRepo is a kustomize layout where the prod overlay patches the
+// container's memory limit: the fix belongs in that patch, not in the base
+// the dev overlay shares.
+func shopRepo(image, prodLimit string) map[string]string {
+	return map[string]string{
+		"base/kustomization.yaml": "resources:\n  - deployment.yaml\n",
+		"base/deployment.yaml": fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: %s
+          resources:
+            requests: {cpu: 50m, memory: 32Mi}
+            limits: {memory: 96Mi}
+`, image),
+		"overlays/prod/kustomization.yaml": "resources:\n  - ../../base\npatches:\n  - path: memory.yaml\n",
+		"overlays/prod/memory.yaml": fmt.Sprintf(`# prod runs with a tighter memory budget
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          resources:
+            limits:
+              memory: %s
+`, prodLimit),
+		"overlays/dev/kustomization.yaml": "resources:\n  - ../../base\n",
+	}
+}
+
+// setupShopApp deploys files with the given owner (flux or argocd) and
+// returns once the Deployment exists; it may be broken.
+func setupShopApp(t *testing.T, kind string, files map[string]string) *gitopsApp {
+	t.Helper()
+	ctx := context.Background()
+	a := &gitopsApp{kind: kind, ns: newNamespace(t, "dot-rem-"+kind), ownerName: "web"}
+	var sha string
+	a.repo, sha = newRepo(t, "dot-rem-"+kind, files)
+	switch kind {
+	case "flux":
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git-auth", Namespace: a.ns},
+			StringData: map[string]string{"username": gitUser, "password": gitPassword}}
+		gr := &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: a.ns}, Spec: sourcev1.GitRepositorySpec{
+			URL: repoURLForCluster(a.repo), Reference: &sourcev1.GitRepositoryRef{Branch: "main"},
+			Interval: metav1.Duration{Duration: 10 * time.Minute}, SecretRef: &meta.LocalObjectReference{Name: "git-auth"}}}
+		// wait: true, as teams run it: the Kustomization is Ready only when
+		// the Deployment is healthy.
+		ks := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: a.ns}, Spec: kustomizev1.KustomizationSpec{
+			Interval: metav1.Duration{Duration: 10 * time.Minute}, Path: "./overlays/prod", Prune: true, Wait: true,
+			Timeout: &metav1.Duration{Duration: 20 * time.Second}, TargetNamespace: a.ns,
+			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "web"}}}
+		for _, o := range []client.Object{secret, gr, ks} {
+			if err := suite.client.Create(ctx, o); err != nil {
+				t.Fatalf("create %T: %v", o, err)
+			}
+		}
+	case "argocd":
+		a.ownerName = a.ns
+		app := &unstructured.Unstructured{}
+		app.SetGroupVersionKind(applicationGVK)
+		app.SetName(a.ownerName)
+		app.SetNamespace(cluster.ArgoCDNamespace)
+		app.Object["spec"] = map[string]any{
+			"project":     "default",
+			"source":      map[string]any{"repoURL": repoURLForCluster(a.repo), "path": "overlays/prod", "targetRevision": "main"},
+			"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": a.ns},
+			"syncPolicy":  map[string]any{"automated": map[string]any{"prune": true, "selfHeal": true}},
+		}
+		if err := suite.client.Create(ctx, app); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { suite.client.Delete(context.Background(), app) })
+		waitAppSynced(t, a.ownerName, sha, false)
+	default:
+		t.Fatalf("unknown owner kind %q", kind)
+	}
+	eventually(t, 90*time.Second, "deployment "+a.ns+"/web exists", func(ctx context.Context) (bool, string, error) {
+		var d appsv1.Deployment
+		err := suite.client.Get(ctx, client.ObjectKey{Namespace: a.ns, Name: "web"}, &d)
+		return err == nil, fmt.Sprintf("get: %v", err), nil
+	}, "kustomize-controller", "argocd-application-controller")
+	return a
+}
+
+// waitPodsIn waits until a pod of web in ns has a container waiting with
+// reason (CrashLoopBackOff, ImagePullBackOff), as kwok's failure stages
+// report it.
+func waitPodsIn(t *testing.T, ns, reason string) {
+	t.Helper()
+	eventually(t, 60*time.Second, "a pod of web in "+reason, func(ctx context.Context) (bool, string, error) {
+		var pods corev1.PodList
+		if err := suite.client.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{"app": "web"}); err != nil {
+			return false, "", err
+		}
+		var states []string
+		for _, p := range pods.Items {
+			for _, cs := range p.Status.ContainerStatuses {
+				if cs.State.Waiting != nil {
+					states = append(states, p.Name+": "+cs.State.Waiting.Reason)
+					if cs.State.Waiting.Reason == reason {
+						return true, "", nil
+					}
+				}
+			}
+		}
+		return false, strings.Join(states, ", "), nil
+	}, "kwok")
+}
+
+// requestSourceReconcile asks the GitRepository web in ns to fetch the
+// branch tip now.
+func requestSourceReconcile(t *testing.T, ns string) {
+	t.Helper()
+	gr := &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}}
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, meta.ReconcileRequestAnnotation, time.Now().Format(time.RFC3339Nano))
+	if err := suite.client.Patch(context.Background(), gr, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runRemediate runs dot remediate with -o json and decodes the report.
+func runRemediate(t *testing.T, wantCode int, args ...string) *remediate.Report {
+	t.Helper()
+	start := time.Now()
+	out, errOut, code := dotCLI(t, append([]string{"remediate"}, append(args, "-o", "json")...)...)
+	t.Logf("dot remediate %s: exit %d in %s\nstderr:\n%s", strings.Join(args, " "), code, time.Since(start).Round(time.Millisecond), errOut)
+	var rep remediate.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("output is not the JSON report: %v\n%s", err, out)
+	}
+	if code != wantCode {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s", code, wantCode, out)
+	}
+	return &rep
+}
+
+func findingIDs(fs []remediate.Finding) []string {
+	var ids []string
+	for _, f := range fs {
+		ids = append(ids, f.ID)
+	}
+	return ids
+}
+
+// delivered returns the one delivered fix of the report.
+func delivered(t *testing.T, rep *remediate.Report, rule string) remediate.FixReport {
+	t.Helper()
+	for _, f := range rep.Fixes {
+		if f.Decision == remediate.DecisionDelivered {
+			if f.Rule != rule {
+				t.Fatalf("delivered %s (%s), want %s", f.Rule, f.Title, rule)
+			}
+			return f
+		}
+	}
+	t.Fatalf("nothing delivered: %+v", rep.Fixes)
+	return remediate.FixReport{}
+}
+
+// checkOneCommit checks that the fix is one commit, on top of before, that
+// changes only file (or, for a file ending in "/", files under it), and
+// that the owner applied it healthy.
+func checkOneCommit(t *testing.T, a *gitopsApp, before string, fix remediate.FixReport, file string) {
+	t.Helper()
+	ctx := context.Background()
+	if fix.Result == nil || len(fix.Result.Git) != 1 {
+		t.Fatalf("want one Git delivery, got %+v", fix.Result)
+	}
+	g := fix.Result.Git[0]
+	head, _ := suite.git.Head(ctx, a.repo, "main")
+	log, _ := suite.git.Log(ctx, a.repo, "main")
+	if g.Commit != head || len(log) < 2 || log[1] != before {
+		t.Errorf("commit %s, head %s, log %v: want exactly one commit on top of %s", g.Commit, head, log, before)
+	}
+	ok := len(g.Files) > 0
+	for _, f := range g.Files {
+		ok = ok && (f == file || strings.HasSuffix(file, "/") && strings.HasPrefix(f, file))
+	}
+	if !ok {
+		t.Errorf("changed %v, want only %s", g.Files, file)
+	}
+	if g.Sync == nil || !g.Sync.Synced || g.Sync.Health != "Healthy" {
+		t.Errorf("sync %+v", g.Sync)
+	}
+}
+
+// TestRemediateOOMKilled (issue 8): an app OOMKilled at its prod memory
+// limit is diagnosed (with its owner), fixed by one commit raising the
+// limit in the prod overlay's patch — not the base dev shares — and
+// verified healthy; for Flux and Argo CD.
+func TestRemediateOOMKilled(t *testing.T) {
+	for _, kind := range []string{"flux", "argocd"} {
+		t.Run(kind, func(t *testing.T) {
+			a := setupShopApp(t, kind, shopRepo(oomImage, "64Mi"))
+			waitPodsIn(t, a.ns, "CrashLoopBackOff")
+			before, _ := suite.git.Head(context.Background(), a.repo, "main")
+
+			// A dry run diagnoses and plans without changing anything.
+			rep := runRemediate(t, 4, "deployment/web", "-n", a.ns, "--dry-run")
+			if len(rep.Findings) == 0 || rep.Findings[0].ID != remediate.FindingOOMKilled || rep.Findings[0].Owner == nil {
+				t.Fatalf("dry run findings %v (first %+v)", findingIDs(rep.Findings), rep.Findings)
+			}
+			f := rep.Findings[0]
+			wantOwner := map[string]string{"flux": "Kustomization " + a.ns + "/web", "argocd": "Application argocd/" + a.ownerName}[kind]
+			if f.Owner.Owner != wantOwner || !strings.Contains(f.Owner.Source, "overlays/prod") || f.Owner.File != "overlays/prod/memory.yaml:13" {
+				t.Errorf("owner %+v, want %s, source overlays/prod, file overlays/prod/memory.yaml:13", f.Owner, wantOwner)
+			}
+			if head, _ := suite.git.Head(context.Background(), a.repo, "main"); head != before {
+				t.Fatalf("a dry run pushed %s", head)
+			}
+
+			args := []string{"deployment/web", "-n", a.ns, "--auto"}
+			if kind == "argocd" {
+				args = []string{"pod/" + anyPod(t, a.ns).Name, "-n", a.ns, "--yes"}
+			}
+			rep = runRemediate(t, 0, args...)
+			fix := delivered(t, rep, "raise-memory-limit")
+			if fix.Risk != remediate.RiskLow || fix.Confidence < 0.8 || !strings.Contains(fix.Title, "from 64Mi to 164Mi") {
+				t.Errorf("fix %s risk %s confidence %.2f", fix.Title, fix.Risk, fix.Confidence)
+			}
+			checkOneCommit(t, a, before, fix, "overlays/prod/memory.yaml")
+			if got := fileAt(t, a.repo, "overlays/prod/memory.yaml"); !strings.Contains(got, "memory: 164Mi") || !strings.HasPrefix(got, "# prod runs") {
+				t.Errorf("overlays/prod/memory.yaml after the fix:\n%s", got)
+			}
+			if fileAt(t, a.repo, "base/deployment.yaml") != shopRepo(oomImage, "64Mi")["base/deployment.yaml"] {
+				t.Error("the shared base changed")
+			}
+			if v := rep.Verification; v == nil || v.Status != remediate.StatusResolved {
+				t.Errorf("verification %+v", v)
+			} else {
+				t.Logf("verified %s in %s; resolved %v", v.Status, v.Took, v.Resolved)
+			}
+			waitDeployment(t, a.ns, func(d *appsv1.Deployment) bool {
+				return d.Spec.Template.Spec.Containers[0].Resources.Limits.Memory().Cmp(resource.MustParse("164Mi")) == 0 && deploymentAvailable(d)
+			})
+		})
+	}
+}
+
+// TestRemediateImagePull (issue 8): a commit that sets an image that cannot
+// be pulled is fixed by one commit setting the image that ran before
+// (read from the Deployment's ReplicaSets), in the file that sets it.
+func TestRemediateImagePull(t *testing.T) {
+	files := shopRepo(goodImage, "128Mi")
+	a := setupShopApp(t, "flux", files)
+	waitDeployment(t, a.ns, func(d *appsv1.Deployment) bool { return deploymentAvailable(d) })
+	files["base/deployment.yaml"] = strings.Replace(files["base/deployment.yaml"], goodImage, notFoundImage, 1)
+	before := push(t, a.repo, files, "web 2.0")
+	requestSourceReconcile(t, a.ns)
+	requestReconcile(t, a.ns)
+	waitPodsIn(t, a.ns, "ImagePullBackOff")
+
+	rep := runRemediate(t, 0, "deployment/web", "-n", a.ns, "--auto")
+	if !slices.Contains(findingIDs(rep.Findings), remediate.FindingImagePull) {
+		t.Fatalf("findings %v", findingIDs(rep.Findings))
+	}
+	fix := delivered(t, rep, "previous-image")
+	if !strings.Contains(fix.Title, "back to "+goodImage) || fix.Confidence != 0.9 {
+		t.Errorf("fix %q confidence %.2f", fix.Title, fix.Confidence)
+	}
+	// The base is shared with overlays/dev: the image goes into the prod
+	// overlay.
+	checkOneCommit(t, a, before, fix, "overlays/prod/")
+	if v := rep.Verification; v == nil || v.Status != remediate.StatusResolved {
+		t.Errorf("verification %+v", v)
+	}
+	waitDeployment(t, a.ns, func(d *appsv1.Deployment) bool {
+		return d.Spec.Template.Spec.Containers[0].Image == goodImage && deploymentAvailable(d)
+	})
+}
+
+// TestRemediateUnmanaged (issue 8): without an owner, the memory limit is
+// raised by server-side apply (field manager dot), and evicted pods are
+// deleted directly.
+func TestRemediateUnmanaged(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, "dot-rem-plain")
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}, Spec: appsv1.DeploymentSpec{
+		Replicas: new(int32(2)),
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "web", Image: oomImage, Resources: corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("32Mi")},
+				Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("100Mi")}}}}}}}}
+	if err := suite.client.Create(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	waitPodsIn(t, ns, "CrashLoopBackOff")
+	// An evicted pod left behind, as the kubelet leaves them.
+	ev := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-evicted", Namespace: ns, Labels: map[string]string{"app": "web-old"}},
+		Spec: corev1.PodSpec{NodeName: "gone-node", Containers: []corev1.Container{{Name: "web", Image: goodImage}}}}
+	if err := suite.client.Create(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	ev.Status = corev1.PodStatus{Phase: corev1.PodFailed, Reason: "Evicted", Message: "The node was low on resource: memory."}
+	if err := suite.client.Status().Update(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+
+	rep := runRemediate(t, 0, "-n", ns, "--auto")
+	fixes := map[string]remediate.FixReport{}
+	for _, f := range rep.Fixes {
+		fixes[f.Rule] = f
+	}
+	oom, evicted := fixes["raise-memory-limit"], fixes["delete-evicted-pods"]
+	if oom.Decision != remediate.DecisionDelivered || oom.Result == nil || len(oom.Result.Direct) != 1 || len(oom.Result.Git) != 0 ||
+		!strings.Contains(oom.Title, "from 100Mi to 200Mi") {
+		t.Errorf("memory fix: %s %s %+v", oom.Title, oom.Decision, oom.Result)
+	}
+	if evicted.Decision != remediate.DecisionDelivered || evicted.Result == nil || len(evicted.Result.Direct) != 1 || evicted.Result.Direct[0].Status != "deleted" {
+		t.Errorf("evicted fix: %s %s %s %+v", evicted.Title, evicted.Decision, evicted.Why, evicted.Result)
+	}
+	if v := rep.Verification; v == nil || v.Status != remediate.StatusResolved {
+		t.Errorf("verification %+v", v)
+	}
+	var got appsv1.Deployment
+	if err := suite.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &got); err != nil {
+		t.Fatal(err)
+	}
+	managers := []string{}
+	for _, m := range got.ManagedFields {
+		managers = append(managers, m.Manager)
+	}
+	if !slices.Contains(managers, "dot") || got.Spec.Template.Spec.Containers[0].Resources.Limits.Memory().String() != "200Mi" {
+		t.Errorf("deployment after the fix: limit %s, managers %v", got.Spec.Template.Spec.Containers[0].Resources.Limits.Memory(), managers)
+	}
+}
