@@ -82,6 +82,12 @@ func (d *Diagnosis) Stable() Target {
 	return t
 }
 
+// NewDiagnosis wraps findings made from a snapshot (by Analyze) for
+// Propose, when the snapshot did not come from Config.Diagnose.
+func NewDiagnosis(target string, s *Snapshot, findings []Finding) *Diagnosis {
+	return &Diagnosis{Target: target, Findings: findings, snapshot: s, target: Target{Namespace: s.Namespace}}
+}
+
 // Snapshot returns the objects the diagnosis was made from.
 func (d *Diagnosis) Snapshot() *Snapshot { return d.snapshot }
 
