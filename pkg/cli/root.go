@@ -129,7 +129,7 @@ $XDG_CONFIG_HOME/dot/config.yaml (or the file named by DOT_CONFIG).`,
 	pf.StringVar(&cfg.ArgoCDContext, "argocd-context", "", "kubeconfig context of the Argo CD control plane, when it is not the workload's cluster")
 	pf.Var(cfg.logLevel, "log-level", "debug log level on stderr: off, error, warn, info, debug")
 
-	root.AddCommand(newVersionCmd(cfg), newConfigCmd(cfg), newGitOpsCmd(cfg), newOpCmd(cfg), newRemediateCmd(cfg))
+	root.AddCommand(newVersionCmd(cfg), newConfigCmd(cfg), newGitOpsCmd(cfg), newOpCmd(cfg), newRemediateCmd(cfg), newRecommendCmd(cfg))
 	return root
 }
 

@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// TestRecommendOffline runs dot recommend without a cluster: manifests on
+// stdout, files in a directory, and the usage errors.
+func TestRecommendOffline(t *testing.T) {
+	const intent = "web app from ghcr.io/acme/shop:1.4 on port 8080, 3 replicas, public at shop.example.com with LOG_LEVEL=info"
+	t.Run("print", func(t *testing.T) {
+		r := run(t, nil, "dot", "recommend", intent, "--offline", "-n", "shop", "--replicas", "2")
+		if r.code != ExitOK {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		golden(t, "recommend-print.yaml", r.stdout)
+	})
+	t.Run("output-dir", func(t *testing.T) {
+		dir := t.TempDir()
+		answers := filepath.Join(t.TempDir(), "answers.yaml")
+		if err := os.WriteFile(answers, []byte("namespace: shop\nhealthPath: /healthz\nautoscale: true\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, nil, "dot", "recommend", intent, "--offline", "--answers", answers, "--output-dir", dir, "--layout", "kustomize", "--overlay", "staging")
+		if r.code != ExitOK {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		golden(t, "recommend-output-dir.txt", r.stdout)
+		var files []string
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				rel, _ := filepath.Rel(dir, p)
+				files = append(files, filepath.ToSlash(rel))
+			}
+			return err
+		})
+		sort.Strings(files)
+		if got := strings.Join(files, " "); !strings.Contains(got, "base/deployment-shop.yaml") || !strings.Contains(got, "overlays/staging/kustomization.yaml") || !strings.Contains(got, "base/horizontalpodautoscaler-shop.yaml") {
+			t.Errorf("files: %s", got)
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, "base/deployment-shop.yaml"))
+		if !strings.Contains(string(b), "path: /healthz") || strings.Contains(string(b), "replicas:") {
+			t.Errorf("deployment does not use the answers:\n%s", b)
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing answers", []string{"a web app", "--offline"}, "required answers missing: image (Container image (pinned tag or digest)), name (Name of the workload), port (Port the container listens on)"},
+		{"latest", []string{"web app from ghcr.io/acme/shop:latest on port 80", "--offline"}, "--allow-latest"},
+		{"no intent", []string{"--offline"}, "describe the workload"},
+		{"repo without path", []string{intent, "--repo", "https://git.example.com/a.git"}, "--repo and --path go together"},
+		{"offline delivery", []string{intent, "--offline", "--repo", "https://git.example.com/a.git", "--path", "apps/shop"}, "--offline only writes"},
+		{"bad env", []string{intent, "--offline", "--env", "NOVALUE"}, `--env "NOVALUE": want KEY=VALUE`},
+		{"bad port", []string{"web app from a/b:1 on port 99999", "--offline"}, "port 99999 is out of range"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, nil, append([]string{"dot", "recommend"}, tc.args...)...)
+			if r.code != ExitUsage || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want exit %d with %q", r.code, r.stderr, ExitUsage, tc.want)
+			}
+		})
+	}
+}
