@@ -11,6 +11,7 @@ import (
 
 	"github.com/dot-ai/dot/pkg/gitops"
 	"github.com/dot-ai/dot/pkg/kube"
+	"github.com/dot-ai/dot/pkg/llm"
 	"github.com/dot-ai/dot/pkg/remediate"
 )
 
@@ -40,6 +41,14 @@ By default each fix is shown with its plan and delivered only after approval
 (--yes approves all). With --auto, the fixes within --max-risk and
 --min-confidence are delivered without asking; the others are reported with
 the reason. --dry-run shows the diagnosis and the plans only.
+
+An LLM is optional: with DOT_LLM_PROVIDER=openai (any OpenAI-compatible
+endpoint: DOT_LLM_BASE_URL, DOT_LLM_MODEL, DOT_LLM_API_KEY or
+OPENAI_API_KEY), findings no rule covers are sent to the model with names,
+namespaces, label values and secret-looking values masked. Its answer is a
+typed patch checked against the live object and delivered like any fix,
+with a confidence of at most 0.6 and a risk of at least medium (so --auto
+with the default bounds never applies it).
 
 Exit codes: 0 nothing to fix or all delivered fixes verified; 1 problems
 remain after delivery (see verification); 4 dry run with fixes pending;
@@ -91,6 +100,13 @@ remain after delivery (see verification); 4 dry run with fixes pending;
 			Config:    &remediate.Config{Client: gc.Client, Cluster: gc, Now: cfg.now},
 			Deliverer: d, Auto: ro.Auto, MaxRisk: remediate.Risk(ro.maxRisk.value), MinConfidence: ro.MinConfidence,
 			VerifyTimeout: ro.VerifyTimeout, OnEvent: cfg.progressEvent,
+		}
+		provider, err := llm.FromEnv(cfg.getenv)
+		if err != nil {
+			return &UsageError{err}
+		}
+		if provider != nil {
+			r.Advisor = &remediate.LLMAdvisor{Provider: provider}
 		}
 		if !o.Yes && !ro.Auto {
 			r.Approve = func(_ context.Context, fix *remediate.Fix, plan *gitops.Plan) error {

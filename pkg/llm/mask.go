@@ -84,7 +84,8 @@ func (m *Masker) Mask(s string) string {
 }
 
 // replaceToken replaces v where it is not part of a longer name (a
-// neighbouring letter, digit, '-' or '_').
+// neighbouring letter, digit or '-'; '_' separates, as in the kubelet's
+// "<pod>_<namespace>(<uid>)": Kubernetes names have none).
 func replaceToken(s, v, p string) string {
 	var b strings.Builder
 	for {
@@ -105,7 +106,7 @@ func replaceToken(s, v, p string) string {
 }
 
 func isNameByte(c byte) bool {
-	return c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+	return c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 func hasDigitAndLetter(s string) bool {
@@ -119,6 +120,27 @@ func hasDigitAndLetter(s string) bool {
 		}
 	}
 	return d && l
+}
+
+// secretName matches names of variables and keys whose values are secret.
+var secretName = regexp.MustCompile(`(?i)(password|passwd|secret|token|api[_-]?key|private[_-]?key|credential)`)
+
+// SecretName reports whether a variable or key name says its value is
+// secret (DB_PASSWORD, api-key, ...).
+func SecretName(name string) bool { return secretName.MatchString(name) }
+
+// HasSecret reports whether s holds a secret-looking value: a secret
+// assignment or a long token.
+func HasSecret(s string) bool {
+	if secretAssignment.MatchString(s) {
+		return true
+	}
+	for _, t := range tokenLike.FindAllString(s, -1) {
+		if hasDigitAndLetter(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // Unmask restores the values of the placeholders in s.

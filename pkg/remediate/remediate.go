@@ -59,6 +59,8 @@ type Remediation struct {
 	// Approve is asked before each fix is delivered when Auto is off; it
 	// returns gitops.ErrAborted to decline. nil approves every fix.
 	Approve func(ctx context.Context, fix *Fix, plan *gitops.Plan) error
+	// Advisor, when set, is asked about the findings no rule covers.
+	Advisor Advisor
 	// SkipValidation skips the server-side dry run of each change.
 	SkipValidation bool
 	// NoVerify skips the verification (the delivery did not wait for the
@@ -121,6 +123,9 @@ func (r *Remediation) Run(ctx context.Context, t Target) (*Report, error) {
 	}
 	rep := &Report{Target: d.Target, Findings: d.Findings, Notes: d.Notes, Fixes: []FixReport{}}
 	fixes := Propose(d, r.Rules...)
+	if r.Advisor != nil {
+		r.advise(ctx, d, fixes, rep)
+	}
 	dry := r.Deliverer != nil && (r.Deliverer.Options.DryRun == gitops.DryRunClient || r.Deliverer.Options.DryRun == gitops.DryRunServer)
 	var delivered []string
 	var runErr, declined error
@@ -173,6 +178,32 @@ func (r *Remediation) Run(ctx context.Context, t Target) (*Report, error) {
 		runErr = fmt.Errorf("dry run: %w", gitops.ErrChangesPending)
 	}
 	return rep, runErr
+}
+
+// advise replaces advice-only fixes by the advisor's proposals.
+func (r *Remediation) advise(ctx context.Context, d *Diagnosis, fixes []Fix, rep *Report) {
+	for i := range fixes {
+		if fixes[i].Rule != "advice" {
+			continue
+		}
+		for _, f := range d.Findings {
+			if f.Key() != fixes[i].Finding {
+				continue
+			}
+			r.emit("advise", "asking the advisor about %s", f.Key())
+			fix, err := r.Advisor.Advise(ctx, f, d.snapshot)
+			if err != nil {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("advisor on %s: %v", f.Key(), err))
+				break
+			}
+			fix.Finding = f.Key()
+			if fix.ChangeSet != nil && fix.ChangeSet.Operation == "" {
+				fix.ChangeSet.Operation = Operation
+			}
+			fixes[i] = *fix
+			break
+		}
+	}
 }
 
 // deliver validates, plans, asks and applies one fix.
