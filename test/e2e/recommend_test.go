@@ -116,8 +116,40 @@ func TestRecommend(t *testing.T) {
 				t.Fatalf("second run sync %+v", again.Sync)
 			}
 			t.Logf("%s: second run %s: unchanged at %s, owner %s", owner, second.Round(100*time.Millisecond), head2[:7], again.Owner)
+
+			// A dry run with the table output: nothing pending.
+			dry := append([]string{}, args...)
+			for i, a := range dry {
+				if a == "json" {
+					dry[i] = "table"
+				}
+			}
+			out, errOut, code := dotCLI(t, append(dry, "--dry-run")...)
+			if code != 0 || !strings.Contains(out, "no changes: nothing to commit") || !strings.Contains(out, "VALIDATION  passed") {
+				t.Fatalf("dry run: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+			}
+			t.Logf("%s: dry run output:\n%s", owner, out)
 		})
 	}
+}
+
+// TestRecommendDirect: --gitops=off applies the manifests server-side and
+// waits for them (no Git involved).
+func TestRecommendDirect(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t, "dot-rec-direct")
+	out, errOut, code := dotCLI(t, "recommend", "worker from registry.k8s.io/pause:3.10 named queue, 2 replicas", "-n", ns, "--gitops=off", "--yes")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	var d appsv1.Deployment
+	if err := suite.client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "queue"}, &d); err != nil {
+		t.Fatal(err)
+	}
+	if !deploymentAvailable(&d) {
+		t.Fatalf("deployment not available: %+v\n%s", d.Status, out)
+	}
+	t.Logf("direct:\n%s", out)
 }
 
 func runRecommend(t *testing.T, args ...string) recommendReport {
