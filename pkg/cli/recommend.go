@@ -407,46 +407,18 @@ func (c *Config) askQuestions(rec *recommend.Recommendation, ans recommend.Answe
 // owner when nothing deploys that path, and waits for the workload.
 func (c *Config) recommendToGit(ctx context.Context, rep *RecommendReport, objs []*unstructured.Unstructured, caps *recommend.Capabilities,
 	gc *gitops.Cluster, ro *RecommendOptions, o *DeliveryOptions) error {
-	spec := rep.Spec
-	target := recommend.GitTarget{RepoURL: ro.Repo, Branch: ro.Branch, Path: ro.Path}
-	cs := recommend.ChangeSet(fmt.Sprintf("recommend %s %s", spec.Archetype, spec.Name), objs, &target)
-	owner, err := recommend.CoveringOwner(ctx, gc, target)
+	dp, err := recommend.PlanGitDelivery(ctx, gc, caps, rep.Spec, objs, recommend.GitDelivery{
+		Target:    recommend.GitTarget{RepoURL: ro.Repo, Branch: ro.Branch, Path: ro.Path},
+		OwnerKind: ro.owner.value, ArgoCDNamespace: c.ArgoCDNamespace, FluxNamespace: ro.OwnerNamespace, GitSecret: ro.GitSecret,
+	})
+	if errors.Is(err, recommend.ErrNoOwnerKind) {
+		return &UsageError{fmt.Errorf("%w: use --owner argocd|flux, or --gitops=off / --output-dir", err)}
+	}
 	if err != nil {
 		return err
 	}
-	if owner == nil {
-		kind := ro.owner.value
-		if kind == "" {
-			switch {
-			case caps.ArgoCD && caps.Flux:
-				return &UsageError{errors.New("both Argo CD and Flux are installed and nothing deploys --path yet: choose --owner argocd or --owner flux")}
-			case caps.ArgoCD:
-				kind = recommend.OwnerArgoCD
-			case caps.Flux:
-				kind = recommend.OwnerFlux
-			default:
-				return &UsageError{errors.New("neither Argo CD nor Flux is installed: use --gitops=off to apply, or --output-dir")}
-			}
-		}
-		ownerNS := ro.OwnerNamespace
-		if kind == recommend.OwnerArgoCD {
-			ownerNS = c.ArgoCDNamespace
-		} else if ownerNS == "" {
-			ownerNS = "flux-system"
-		}
-		branch := ro.Branch
-		if kind == recommend.OwnerFlux && branch == "" {
-			branch = "main"
-		}
-		ownerObjs, newOwner, err := recommend.OwnerObjects(recommend.OwnerOptions{Kind: kind, Name: spec.Name, Namespace: ownerNS, TargetNamespace: spec.Namespace,
-			RepoURL: ro.Repo, Branch: branch, Path: ro.Path, SecretRef: ro.GitSecret})
-		if err != nil {
-			return &UsageError{err}
-		}
-		cs.Changes = append(cs.Changes, recommend.ChangeSet("", ownerObjs, nil).Changes...)
-		owner, rep.OwnerCreated = newOwner, true
-	}
-	rep.Owner = owner
+	cs, owner := dp.ChangeSet, dp.Owner
+	rep.Owner, rep.OwnerCreated = owner, dp.OwnerCreated
 
 	git, err := c.gitOptions(o)
 	if err != nil {
@@ -493,34 +465,17 @@ func (c *Config) recommendToGit(ctx context.Context, rep *RecommendReport, objs 
 		}
 	}
 	rep.Delivery.Result = res
-	for i, g := range res.Git {
-		rep.Commit = g.Commit
-		if rep.Commit == "" && i < len(plan.Git) {
-			rep.Commit = plan.Git[i].Base // unchanged: the tip that already has the files
-		}
-	}
+	rep.Commit = recommend.DeliveredCommit(plan, res)
 	var werr error
 	if !o.NoWait && rep.Commit != "" {
-		workload, ok := recommend.Workload(objs)
-		wo := gitops.WaitOptions{Sync: o.Sync, OnEvent: c.progressEvent}
-		if ok {
-			wo.Objects = []kube.ObjectRef{workload}
-		}
 		c.Progress.Start("waiting for %s to apply %s", owner, short(rep.Commit))
-		report, err := gc.Wait(ctx, owner, rep.Commit, wo)
-		rep.Sync = &report
+		report, found, err := recommend.WaitHealthy(ctx, gc, owner, rep.Commit, objs, gitops.WaitOptions{Sync: o.Sync, OnEvent: c.progressEvent})
+		rep.Sync, rep.Owner = &report, found
 		if err != nil {
 			c.Progress.Fail("wait failed")
 			werr = err
 		} else {
 			c.Progress.Done("%s applied %s: %s", owner, short(rep.Commit), orDash(report.Health))
-			if ok {
-				// The owner as the cluster sees it now, with its evidence.
-				if found, err := gc.FindOwner(ctx, workload); err == nil {
-					found.Parent = nil
-					rep.Owner = found
-				}
-			}
 		}
 	}
 	return errors.Join(werr, printResult(c.Streams.Out, format, rep))
