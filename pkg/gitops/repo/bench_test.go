@@ -40,7 +40,7 @@ func BenchmarkWriteBack(b *testing.B) {
 	for b.Loop() {
 		i++
 		res, err := repo.Update(ctx, opts, repo.UpdateOptions{}, func(_ context.Context, dir string) ([]string, string, error) {
-			return []string{br.target}, fmt.Sprintf("bench: go-git %d", i), bumpReplicas(filepath.Join(dir, br.target), i)
+			return []string{br.target}, fmt.Sprintf("bench: go-git %d", i), bumpReplicas(filepath.Join(dir, br.target))
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -73,7 +73,7 @@ func BenchmarkWriteBackGitCLI(b *testing.B) {
 			b.Fatal(err)
 		}
 		git("clone", "--quiet", "--depth", "1", "--single-branch", "--branch", "main", "--no-tags", br.url, dir)
-		if err := bumpReplicas(filepath.Join(dir, br.target), i); err != nil {
+		if err := bumpReplicas(filepath.Join(dir, br.target)); err != nil {
 			b.Fatal(err)
 		}
 		git("-C", dir, "commit", "--quiet", "-m", fmt.Sprintf("bench: git CLI %d", i), "--", br.target)
@@ -86,18 +86,24 @@ func BenchmarkWriteBackGitCLI(b *testing.B) {
 	br.checkPushed(b, "git CLI", i)
 }
 
-var replicasRE = regexp.MustCompile(`(?m)^  replicas: \d+`)
+var replicasRE = regexp.MustCompile(`(?m)^  replicas: (\d+)`)
 
-// bumpReplicas rewrites the replicas line of a generated manifest.
-func bumpReplicas(path string, n int) error {
+// bumpReplicas adds one to the replicas line of a generated manifest, so
+// every iteration changes the file whatever earlier runs left there.
+func bumpReplicas(path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	out := replicasRE.ReplaceAll(b, []byte("  replicas: "+strconv.Itoa(100+n)))
-	if string(out) == string(b) {
+	m := replicasRE.FindSubmatchIndex(b)
+	if m == nil {
 		return fmt.Errorf("%s: no replicas line to change", path)
 	}
+	n, err := strconv.Atoi(string(b[m[2]:m[3]]))
+	if err != nil {
+		return err
+	}
+	out := append(append(append([]byte{}, b[:m[2]]...), strconv.Itoa(n+1)...), b[m[3]:]...)
 	return os.WriteFile(path, out, 0o644)
 }
 
