@@ -133,8 +133,14 @@ remain after delivery (see verification); 4 dry run with fixes pending;
 // approveFix shows the fix, its risk and confidence, and its plan on
 // stderr, and asks.
 func (c *Config) approveFix(fix *remediate.Fix, plan *gitops.Plan) error {
+	// Stop the spinner: the prompt needs the terminal.
+	c.Progress.Done("planned %s", fix.Title)
 	fmt.Fprintf(c.Streams.ErrOut, "\nFix: %s\n  rule %s, risk %s, confidence %.2f\n  %s\n\n", fix.Title, fix.Rule, fix.Risk, fix.Confidence, fix.Explanation)
-	return c.approve(plan)
+	if err := c.approve(plan); err != nil {
+		return err
+	}
+	c.Progress.Start("delivering %s", fix.Title)
+	return nil
 }
 
 // RemediationReport renders a remediate.Report.
