@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/dot-ai/dot/pkg/gitops"
@@ -28,7 +29,7 @@ type Rule interface {
 
 // DefaultRules are the built-in fix rules.
 func DefaultRules() []Rule {
-	return []Rule{memoryLimitRule{}, imageRollbackRule{}, probePortRule{}, configRefRule{}, serviceSelectorRule{},
+	return []Rule{memoryLimitRule{}, imageRollbackRule{}, crashRollbackRule{}, probePortRule{}, configRefRule{}, serviceSelectorRule{},
 		targetPortRule{}, hpaRequestsRule{}, evictedRule{}}
 }
 
@@ -273,19 +274,9 @@ func (imageRollbackRule) Propose(f Finding, s *Snapshot) (*Fix, bool) {
 		fix.Explanation = "dot finds the previous image in a Deployment's ReplicaSet history only."
 		return fix, true
 	}
-	var prev *string
-	var prevRS string
-	available := false
-	for _, rs := range s.replicaSetsOf(f.Object.Name) {
-		rc := containerSpec(&rs.Spec.Template.Spec, c.Name)
-		if rc == nil || rc.Image == c.Image {
-			continue
-		}
-		img := rc.Image
-		prev, prevRS, available = &img, rs.Name, rs.Status.AvailableReplicas > 0
-		break
-	}
-	if prev == nil {
+	img, prevRS, available, found := previousImage(s, f.Object.Name, c.Name, c.Image)
+	prev := &img
+	if !found {
 		fix.Explanation = fmt.Sprintf("No earlier ReplicaSet of %s ran another image of container %s, so there is no known-good image to return to.", objName(f.Object), c.Name)
 		return fix, true
 	}
@@ -301,6 +292,72 @@ func (imageRollbackRule) Propose(f Finding, s *Snapshot) (*Fix, bool) {
 	fix.ChangeSet = setChange(fix.Title, f.Object, fmt.Sprintf("image %s cannot be pulled; %s", c.Image, why),
 		gitops.FieldChange{Path: containerPath(f.Object, spec, c.Name) + ".image", Value: *prev, Expect: c.Image})
 	return fix, true
+}
+
+// previousImage returns the image a Deployment's container ran in the
+// newest earlier ReplicaSet with another image, that ReplicaSet's name,
+// and whether it still has available pods.
+func previousImage(s *Snapshot, deploy, container, current string) (image, rs string, available, ok bool) {
+	for _, r := range s.replicaSetsOf(deploy) {
+		rc := containerSpec(&r.Spec.Template.Spec, container)
+		if rc == nil || rc.Image == current {
+			continue
+		}
+		return rc.Image, r.Name, r.Status.AvailableReplicas > 0, true
+	}
+	return "", "", false, false
+}
+
+// crashRollbackRule: a crash loop right after an image change, while the
+// previous ReplicaSet still serves → that ReplicaSet's image.
+type crashRollbackRule struct{}
+
+func (crashRollbackRule) Name() string { return "roll-back-image" }
+
+func (crashRollbackRule) Propose(f Finding, s *Snapshot) (*Fix, bool) {
+	if f.ID != FindingCrashLoop || f.Object.Kind != "Deployment" {
+		return nil, false
+	}
+	spec, c := s.templateContainer(f.Object, f.Container)
+	if c == nil {
+		return nil, false
+	}
+	prev, rs, available, ok := previousImage(s, f.Object.Name, c.Name, c.Image)
+	if !ok || !onlyImageChanged(s, f.Object.Name, rs) {
+		return nil, false // advice: read the logs, roll back by hand
+	}
+	fix := &Fix{Risk: RiskLow, Confidence: 0.6}
+	why := fmt.Sprintf("ReplicaSet %s ran %s before", rs, prev)
+	if available {
+		fix.Confidence = 0.8
+		why = fmt.Sprintf("ReplicaSet %s still runs %s with available pods", rs, prev)
+	}
+	fix.Title = fmt.Sprintf("roll back image of %s container %s to %s", objName(f.Object), c.Name, prev)
+	fix.Explanation = fmt.Sprintf("The container crash-loops (%s) since its image changed to %s; %s, and nothing else in the pod template changed. Rolling back restores the version that ran; fix the new version and roll forward later.",
+		orDefault(f.fact("lastReason"), "exit code "+f.fact("exitCode")), c.Image, why)
+	fix.ChangeSet = setChange(fix.Title, f.Object, fmt.Sprintf("container %s crash-loops since the change to %s; %s", c.Name, c.Image, why),
+		gitops.FieldChange{Path: containerPath(f.Object, spec, c.Name) + ".image", Value: prev, Expect: c.Image})
+	return fix, true
+}
+
+// onlyImageChanged reports whether the Deployment's template differs from
+// ReplicaSet rs's only in container images (and the pod-template-hash).
+func onlyImageChanged(s *Snapshot, deploy, rs string) bool {
+	d, r := s.deployment(deploy), s.replicaSet(rs)
+	if d == nil || r == nil {
+		return false
+	}
+	a, b := d.Spec.Template.DeepCopy(), r.Spec.Template.DeepCopy()
+	delete(b.Labels, "pod-template-hash")
+	if len(b.Labels) == 0 && len(a.Labels) == 0 {
+		a.Labels, b.Labels = nil, nil
+	}
+	for _, t := range []*corev1.PodTemplateSpec{a, b} {
+		for i := range t.Spec.Containers {
+			t.Spec.Containers[i].Image = ""
+		}
+	}
+	return equality.Semantic.DeepEqual(a, b)
 }
 
 // probePortRule: a probe on a port the container does not expose → the

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -120,6 +121,14 @@ func TestRules(t *testing.T) {
 		{"evicted pods are deleted directly", "evicted.yaml", FindingEvicted, nil, wantFix{rule: "delete-evicted-pods", risk: RiskLow, confidence: 0.95, direct: true,
 			title: "delete 2 evicted pod(s) of deployment/web (shop)", deletes: []string{"web-7d9c5b8f6-evct1", "web-7d9c5b8f6-evct2"}}},
 		{"crash loop gets advice only", "crashloop.yaml", FindingCrashLoop, nil, wantFix{rule: "advice", risk: RiskLow, options: "kubectl logs --previous"}},
+		{"crash loop right after an image change", "crashloop-deploy.yaml", FindingCrashLoop, func(s *Snapshot) {
+			s.ReplicaSets = append(s.ReplicaSets, previousRS(s, "registry.example.com/shop/worker:0.9.0", nil))
+		}, wantFix{rule: "roll-back-image", risk: RiskLow, confidence: 0.8,
+			title:  "roll back image of deployment/worker container worker to registry.example.com/shop/worker:0.9.0 (shop)",
+			fields: []string{`spec.template.spec.containers[name=worker].image="registry.example.com/shop/worker:0.9.0" expect="registry.example.com/shop/worker:0.9.1"`}}},
+		{"crash loop after an image and env change", "crashloop-deploy.yaml", FindingCrashLoop, func(s *Snapshot) {
+			s.ReplicaSets = append(s.ReplicaSets, previousRS(s, "registry.example.com/shop/worker:0.9.0", func(c *corev1.Container) { c.Env = nil }))
+		}, wantFix{rule: "advice", risk: RiskLow, options: "dot op rollback deployment/worker"}},
 		{"pvc gets advice only", "pvc.yaml", FindingPVCPending, nil, wantFix{rule: "advice", risk: RiskLow, options: "create the StorageClass"}},
 	}
 	for _, tc := range cases {
@@ -192,4 +201,20 @@ func TestRules(t *testing.T) {
 			}
 		})
 	}
+}
+
+// previousRS returns an earlier, still serving ReplicaSet of deployment
+// worker running image, its container changed by mutate.
+func previousRS(s *Snapshot, image string, mutate func(*corev1.Container)) appsv1.ReplicaSet {
+	rs := s.replicaSet("worker-6d4cf7b9c5").DeepCopy()
+	rs.Name = "worker-5c8b7d6f4"
+	rs.Annotations = map[string]string{revisionAnnotation: "1"}
+	rs.Spec.Template = *s.deployment("worker").Spec.Template.DeepCopy()
+	rs.Spec.Template.Labels["pod-template-hash"] = "5c8b7d6f4"
+	rs.Spec.Template.Spec.Containers[0].Image = image
+	if mutate != nil {
+		mutate(&rs.Spec.Template.Spec.Containers[0])
+	}
+	rs.Status.AvailableReplicas = 1
+	return *rs
 }

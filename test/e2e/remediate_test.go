@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/dot-ai/dot/pkg/gitops"
 	"github.com/dot-ai/dot/pkg/remediate"
 	"github.com/dot-ai/dot/test/e2e/cluster"
 )
@@ -32,6 +33,7 @@ import (
 const (
 	oomImage      = "registry.example.com/shop/web-e2e-oom:1.0"
 	goodImage     = "registry.k8s.io/pause:3.10"
+	crashImage    = "registry.example.com/shop/web-e2e-crashloop:2.0"
 	notFoundImage = "registry.example.com/shop/web-doesnotexist:2.0"
 )
 
@@ -311,6 +313,40 @@ func TestRemediateImagePull(t *testing.T) {
 	}
 	// The base is shared with overlays/dev: the image goes into the prod
 	// overlay.
+	checkOneCommit(t, a, before, fix, "overlays/prod/")
+	if v := rep.Verification; v == nil || v.Status != remediate.StatusResolved {
+		t.Errorf("verification %+v", v)
+	}
+	waitDeployment(t, a.ns, func(d *appsv1.Deployment) bool {
+		return d.Spec.Template.Spec.Containers[0].Image == goodImage && deploymentAvailable(d)
+	})
+}
+
+// TestRemediateCrashLoop (issue 8): a new image that crash-loops while the
+// previous ReplicaSet still serves is rolled back by one commit, on an app
+// Argo CD delivers.
+func TestRemediateCrashLoop(t *testing.T) {
+	ctx := context.Background()
+	files := shopRepo(goodImage, "128Mi")
+	a := setupShopApp(t, "argocd", files)
+	waitDeployment(t, a.ns, func(d *appsv1.Deployment) bool { return deploymentAvailable(d) })
+	files["base/deployment.yaml"] = strings.Replace(files["base/deployment.yaml"], goodImage, crashImage, 1)
+	before := push(t, a.repo, files, "web 2.0")
+	gc := gitopsCluster(t)
+	owner, err := gc.FindOwner(ctx, a.deployment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gc.Trigger(ctx, owner, gitops.WaitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitPodsIn(t, a.ns, "CrashLoopBackOff")
+
+	rep := runRemediate(t, 0, "deployment/web", "-n", a.ns, "--auto")
+	fix := delivered(t, rep, "roll-back-image")
+	if !strings.Contains(fix.Title, "to "+goodImage) || fix.Confidence != 0.8 {
+		t.Errorf("fix %q confidence %.2f", fix.Title, fix.Confidence)
+	}
 	checkOneCommit(t, a, before, fix, "overlays/prod/")
 	if v := rep.Verification; v == nil || v.Status != remediate.StatusResolved {
 		t.Errorf("verification %+v", v)
