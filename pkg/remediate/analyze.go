@@ -5,7 +5,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -201,13 +200,6 @@ func isInitContainer(spec *corev1.PodSpec, name string) bool {
 		}
 	}
 	return false
-}
-
-func since(now time.Time, t metav1.Time) time.Duration {
-	if t.IsZero() {
-		return 0
-	}
-	return now.Sub(t.Time)
 }
 
 // probeField maps a probe kind of an event ("Readiness") to its container

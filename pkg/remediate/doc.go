@@ -14,6 +14,10 @@
 //     explanation, or, when no rule is sure, to an explanation and options
 //     without any change. Set fields carry the observed value as
 //     compare-and-swap Expect, so a concurrent edit becomes a conflict.
+//   - An optional Advisor (LLMAdvisor, on a pkg/llm provider) is asked about
+//     findings no rule covers; its answer is a typed patch, masked on the
+//     way out, checked against the live object on the way back, with a
+//     capped confidence.
 //   - Remediation.Run selects the fixes allowed by the mode (manual approval,
 //     or automatic within a risk and confidence bound), validates each
 //     change with a server-side dry run, delivers it through the gitops
