@@ -372,8 +372,15 @@ func (c *Config) askQuestions(rec *recommend.Recommendation, ans recommend.Answe
 		}
 		return nil
 	}
-	r := bufio.NewReader(c.Streams.In)
-	for _, q := range rec.Questions {
+	return promptQuestions(c.Streams.In, c.Streams.ErrOut, rec.Questions, ans)
+}
+
+// promptQuestions asks the required and basic questions not answered yet,
+// one line each; an empty line keeps the default, and a required question
+// is asked again until answered (end of input: an error listing it).
+func promptQuestions(in io.Reader, out io.Writer, questions []recommend.Question, ans recommend.Answers) error {
+	r := bufio.NewReader(in)
+	for _, q := range questions {
 		if _, done := ans[q.ID]; done || q.Level == recommend.Advanced {
 			continue
 		}
@@ -385,7 +392,7 @@ func (c *Config) askQuestions(rec *recommend.Recommendation, ans recommend.Answe
 			if q.Default != "" {
 				prompt += " [" + q.Default + "]"
 			}
-			fmt.Fprintf(c.Streams.ErrOut, "%s: ", prompt)
+			fmt.Fprintf(out, "%s: ", prompt)
 			line, err := r.ReadString('\n')
 			line = strings.TrimSpace(line)
 			if line != "" {

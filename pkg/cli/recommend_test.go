@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/dot-ai/dot/pkg/recommend"
 )
 
 // TestRecommendOffline runs dot recommend without a cluster: manifests on
@@ -67,4 +71,35 @@ func TestRecommendOffline(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestPromptQuestions(t *testing.T) {
+	qs := []recommend.Question{
+		{ID: "image", Level: recommend.Required, Prompt: "Image"},
+		{ID: "name", Level: recommend.Basic, Prompt: "Name", Default: "shop"},
+		{ID: "port", Level: recommend.Required, Prompt: "Port"},
+		{ID: "cpu", Level: recommend.Advanced, Prompt: "CPU", Default: "100m"},
+		{ID: "replicas", Level: recommend.Basic, Prompt: "Replicas", Default: "2", Choices: []string{"1", "2"}},
+	}
+	t.Run("answered", func(t *testing.T) {
+		ans := recommend.Answers{"port": "8080"}
+		var out strings.Builder
+		// The empty first line re-asks the required image; name keeps its
+		// default; replicas is answered.
+		if err := promptQuestions(strings.NewReader("\nghcr.io/a/b:1\n\n1\n"), &out, qs, ans); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(ans); got != "map[image:ghcr.io/a/b:1 port:8080 replicas:1]" {
+			t.Errorf("answers %s", got)
+		}
+		if out.String() != "Image: Image: Name [shop]: Replicas (1|2) [2]: " {
+			t.Errorf("prompts %q", out.String())
+		}
+	})
+	t.Run("end of input", func(t *testing.T) {
+		err := promptQuestions(strings.NewReader(""), io.Discard, qs, recommend.Answers{})
+		if err == nil || !strings.Contains(err.Error(), "image (Image)") {
+			t.Fatalf("got %v", err)
+		}
+	})
 }
