@@ -27,6 +27,7 @@ type RecommendOptions struct {
 	Port, Replicas              int32
 	Env                         []string
 	AnswersFile                 string
+	ComposeFile, Service        string
 	AllowLatest                 bool
 	Offline                     bool
 	// Delivery to Git.
@@ -71,6 +72,7 @@ storage, ingressClass, autoscale, cpu, memory, healthPath, networkPolicy).
 Without a terminal, missing required answers are an error listing them.`,
 		Example: `  dot recommend "web app from ghcr.io/acme/shop:1.4 on port 8080, 3 replicas, public at shop.example.com" --output-dir ./shop
   dot recommend "worker from ghcr.io/acme/queue:2.0" --env QUEUE=orders -n jobs --dry-run
+  dot recommend --from-compose docker-compose.yml --service web --output-dir ./web
   dot recommend "web app" --answers shop.yaml --repo https://git.example.com/acme/apps.git --path apps/shop --branch main --owner flux --yes`,
 		Args: cobra.ArbitraryArgs,
 	}
@@ -84,6 +86,8 @@ Without a terminal, missing required answers are an error listing them.`,
 	f.StringVar(&ro.Schedule, "schedule", "", "cron schedule of a job")
 	f.StringArrayVar(&ro.Env, "env", nil, "environment variable KEY=VALUE (repeatable)")
 	f.StringVar(&ro.AnswersFile, "answers", "", "YAML file of answers by question ID")
+	f.StringVar(&ro.ComposeFile, "from-compose", "", "read the intent from a service of a Compose file (image, ports, environment, deploy.replicas)")
+	f.StringVar(&ro.Service, "service", "", "with --from-compose: the service (default: the only one)")
 	f.BoolVar(&ro.AllowLatest, "allow-latest", false, "accept an image without a pinned tag or digest")
 	f.BoolVar(&ro.Offline, "offline", false, "do not contact the cluster: no scan, no server-side validation (with --output-dir or printing only)")
 	f.StringVar(&ro.Repo, "repo", "", "Git repository to commit the manifests to")
@@ -196,8 +200,20 @@ func (r *RecommendReport) writeTable(w io.Writer) error {
 
 // recommendIntent merges the intent text with the flags.
 func (ro *RecommendOptions) intent(text string) (recommend.Intent, error) {
-	in, err := recommend.ParseIntent(text)
-	if err != nil {
+	var in recommend.Intent
+	var err error
+	if ro.ComposeFile != "" {
+		if strings.TrimSpace(text) != "" {
+			return in, &UsageError{errors.New("give an intent or --from-compose, not both")}
+		}
+		b, err := os.ReadFile(ro.ComposeFile)
+		if err != nil {
+			return in, &UsageError{fmt.Errorf("--from-compose: %w", err)}
+		}
+		if in, err = recommend.ParseCompose(b, ro.Service); err != nil {
+			return in, &UsageError{fmt.Errorf("--from-compose %s: %w", ro.ComposeFile, err)}
+		}
+	} else if in, err = recommend.ParseIntent(text); err != nil {
 		return in, &UsageError{fmt.Errorf("intent: %w", err)}
 	}
 	over := recommend.Intent{Image: ro.Image, Port: ro.Port, Replicas: ro.Replicas, Host: ro.Host, Name: ro.Name, Schedule: ro.Schedule}
@@ -246,7 +262,7 @@ func loadAnswers(path string) (recommend.Answers, error) {
 }
 
 func (c *Config) runRecommend(ctx context.Context, cmd *cobra.Command, text string, ro *RecommendOptions, o *DeliveryOptions) error {
-	if strings.TrimSpace(text) == "" && ro.Image == "" && ro.AnswersFile == "" {
+	if strings.TrimSpace(text) == "" && ro.Image == "" && ro.AnswersFile == "" && ro.ComposeFile == "" {
 		return &UsageError{errors.New(`describe the workload ("web app from ghcr.io/acme/shop:1.4 on port 8080") or give --image or --answers`)}
 	}
 	if (ro.Repo == "") != (ro.Path == "") {

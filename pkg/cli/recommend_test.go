@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -51,6 +52,25 @@ func TestRecommendOffline(t *testing.T) {
 			t.Errorf("deployment does not use the answers:\n%s", b)
 		}
 	})
+	t.Run("compose", func(t *testing.T) {
+		compose := filepath.Join(t.TempDir(), "compose.yaml")
+		if err := os.WriteFile(compose, []byte("services:\n  api:\n    image: ghcr.io/acme/api:3.1\n    ports: [\"8081:8080\"]\n    environment: [MODE=prod]\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, nil, "dot", "recommend", "--from-compose", compose, "--offline", "-n", "api", "-o", "json")
+		if r.code != ExitOK {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		var rep struct {
+			Spec recommend.Spec `json:"spec"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if s := rep.Spec; s.Name != "api" || s.Port != 8080 || s.Image != "ghcr.io/acme/api:3.1" || len(s.Env) != 1 || s.Namespace != "api" {
+			t.Errorf("spec from compose: %+v", s)
+		}
+	})
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -62,6 +82,8 @@ func TestRecommendOffline(t *testing.T) {
 		{"repo without path", []string{intent, "--repo", "https://git.example.com/a.git"}, "--repo and --path go together"},
 		{"offline delivery", []string{intent, "--offline", "--repo", "https://git.example.com/a.git", "--path", "apps/shop"}, "--offline only writes"},
 		{"bad env", []string{intent, "--offline", "--env", "NOVALUE"}, `--env "NOVALUE": want KEY=VALUE`},
+		{"compose and intent", []string{intent, "--offline", "--from-compose", "x.yaml"}, "not both"},
+		{"compose missing", []string{"--offline", "--from-compose", "/nonexistent/compose.yaml"}, "--from-compose: open"},
 		{"bad port", []string{"web app from a/b:1 on port 99999", "--offline"}, "port 99999 is out of range"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
