@@ -150,6 +150,14 @@ func TestRecommendDirect(t *testing.T) {
 		t.Fatalf("deployment not available: %+v\n%s", d.Status, out)
 	}
 	t.Logf("direct:\n%s", out)
+
+	// The API server rejects a schedule dot cannot check: its message is
+	// shown and nothing is applied.
+	out, errOut, code = dotCLI(t, "recommend", "cron job from registry.k8s.io/pause:3.10 named tick", "--schedule", "every tuesday", "-n", ns, "--gitops=off", "--yes")
+	if code != 1 || !strings.Contains(errOut, "CronJob") || !strings.Contains(errOut, "spec.schedule") {
+		t.Fatalf("want exit 1 with the API server's message about spec.schedule, got %d\nstderr:\n%s\nstdout:\n%s", code, errOut, out)
+	}
+	t.Logf("rejected: %s", strings.TrimSpace(errOut[strings.LastIndex(errOut, "Error:"):]))
 }
 
 func runRecommend(t *testing.T, args ...string) recommendReport {
