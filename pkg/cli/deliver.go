@@ -135,7 +135,7 @@ func writePlan(w io.Writer, p *gitops.Plan) error {
 		if g.Owner != nil {
 			fmt.Fprintf(w, "\n%s\n", g.Owner)
 		} else {
-			fmt.Fprintf(w, "\nnew files (no owner deploys this path yet)\n")
+			fmt.Fprintf(w, "\nnew files in %s\n", g.Source.Path)
 		}
 		fmt.Fprintf(w, "  repo:   %s (branch %s, at %s)\n", g.Source.RepoURL, g.Branch, short(g.Base))
 		if g.Source.Path != "" {
