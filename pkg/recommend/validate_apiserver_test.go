@@ -3,78 +3,23 @@ package recommend
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/dot-ai/dot/internal/testenv"
 	"github.com/dot-ai/dot/pkg/kube"
 )
-
-// testBinDir finds etcd and kube-apiserver like hack/testbin.sh does.
-func testBinDir() (string, error) {
-	if d := os.Getenv("DOT_TESTBIN"); d != "" {
-		return d, nil
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		script := filepath.Join(dir, "hack", "testbin.sh")
-		if _, err := os.Stat(script); err == nil {
-			out, err := exec.Command("bash", script, "--print-dir").Output()
-			if err != nil {
-				return "", fmt.Errorf("%s --print-dir: %w", script, err)
-			}
-			return strings.TrimSpace(string(out)), nil
-		}
-		if filepath.Dir(dir) == dir {
-			return "", fmt.Errorf("no hack/testbin.sh above %s; set DOT_TESTBIN", wd)
-		}
-	}
-}
 
 // TestValidateAPIServer dry-runs generated manifests against a real
 // kube-apiserver (envtest): valid ones pass and are not stored; the API
 // server's own message comes back for rejected ones. Without the binaries
 // it skips, or fails when CI is set.
 func TestValidateAPIServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts etcd and kube-apiserver")
-	}
-	missing := func(format string, args ...any) {
-		if os.Getenv("CI") != "" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format, args...)
-	}
-	bin, err := testBinDir()
-	if err != nil {
-		missing("no testbin: %v: run `make testbin`", err)
-	}
-	for _, need := range []string{"etcd", "kube-apiserver"} {
-		if _, err := os.Stat(filepath.Join(bin, need)); err != nil {
-			missing("testbin %s lacks %s: run `make testbin`", bin, need)
-		}
-	}
-	env := &envtest.Environment{BinaryAssetsDirectory: bin}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("start envtest: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stop envtest: %v", err)
-		}
-	})
+	cfg := testenv.StartAPIServer(t)
 	cl, err := client.New(cfg, client.Options{Scheme: kube.NewScheme()})
 	if err != nil {
 		t.Fatal(err)

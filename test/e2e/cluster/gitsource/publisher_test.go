@@ -9,13 +9,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dot-ai/dot/internal/gitserver"
+	"github.com/dot-ai/dot/internal/testenv"
 	"github.com/dot-ai/dot/test/e2e/cluster/gitsource"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
@@ -26,7 +26,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // TestPublisherAgainstAPIServer runs a Publisher against a real
@@ -34,32 +33,7 @@ import (
 // schema, and the watch reacts to the requestedAt annotation. It needs etcd,
 // kube-apiserver and the CRDs from `make testbin`.
 func TestPublisherAgainstAPIServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts etcd and kube-apiserver")
-	}
-	bin, err := testBinDir()
-	if err != nil {
-		t.Skipf("no testbin: %v", err)
-	}
-	for _, need := range []string{"etcd", "kube-apiserver", "crds/flux"} {
-		if _, err := os.Stat(filepath.Join(bin, need)); err != nil {
-			t.Skipf("testbin %s lacks %s: run `make testbin`", bin, need)
-		}
-	}
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: bin,
-		CRDDirectoryPaths:     []string{filepath.Join(bin, "crds", "flux")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("start envtest: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stop envtest: %v", err)
-		}
-	})
+	cfg := testenv.StartAPIServer(t, "crds/flux")
 
 	scheme := runtime.NewScheme()
 	if err := errors.Join(clientgoscheme.AddToScheme(scheme), sourcev1.AddToScheme(scheme)); err != nil {
@@ -222,25 +196,4 @@ func sha256Of(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("sha256:%s", hex.EncodeToString(h.Sum(nil)))
-}
-
-// testBinDir resolves the testbin directory as test/e2e/cluster.TestBinDir
-// does ($DOT_TESTBIN, else `hack/testbin.sh --print-dir`), without importing
-// that package, which imports this one.
-func testBinDir() (string, error) {
-	if d := os.Getenv("DOT_TESTBIN"); d != "" {
-		return d, nil
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for dir := wd; filepath.Dir(dir) != dir; dir = filepath.Dir(dir) {
-		script := filepath.Join(dir, "hack", "testbin.sh")
-		if _, err := os.Stat(script); err == nil {
-			out, err := exec.Command("bash", script, "--print-dir").Output()
-			return strings.TrimSpace(string(out)), err
-		}
-	}
-	return "", errors.New("no hack/testbin.sh above " + wd + "; set DOT_TESTBIN")
 }
