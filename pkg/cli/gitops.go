@@ -114,11 +114,7 @@ A Pod or ReplicaSet is traced through its ownerReferences to the workload.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := cfg.commandContext(cmd)
 			defer cancel()
-			gc, clients, err := cfg.gitopsCluster()
-			if err != nil {
-				return err
-			}
-			ref, err := cfg.resolveObject(args, clients.Mapper)
+			gc, ref, err := cfg.clusterAndObject(args)
 			if err != nil {
 				return err
 			}
@@ -171,11 +167,7 @@ the last observed state (exit code 3).`,
 			}
 			ctx, cancel := cfg.commandContext(cmd)
 			defer cancel()
-			gc, clients, err := cfg.gitopsCluster()
-			if err != nil {
-				return err
-			}
-			ref, err := cfg.resolveObject(args, clients.Mapper)
+			gc, ref, err := cfg.clusterAndObject(args)
 			if err != nil {
 				return err
 			}

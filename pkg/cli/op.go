@@ -45,11 +45,7 @@ func opCommand(cfg *Config, cmd *cobra.Command, refArgs func([]string) ([]string
 		ctx, cancel := cfg.commandContext(cmd)
 		defer cancel()
 		objArgs, rest := refArgs(args)
-		gc, clients, err := cfg.gitopsCluster()
-		if err != nil {
-			return err
-		}
-		ref, err := cfg.resolveObject(objArgs, clients.Mapper)
+		gc, ref, err := cfg.clusterAndObject(objArgs)
 		if err != nil {
 			return err
 		}
@@ -251,11 +247,7 @@ func newFreezeCmd(cfg *Config, freeze bool) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := cfg.commandContext(cmd)
 			defer cancel()
-			gc, clients, err := cfg.gitopsCluster()
-			if err != nil {
-				return err
-			}
-			ref, err := cfg.resolveObject(args, clients.Mapper)
+			gc, ref, err := cfg.clusterAndObject(args)
 			if err != nil {
 				return err
 			}

@@ -90,3 +90,17 @@ func (c *Config) gitopsCluster() (*gitops.Cluster, *kube.Clients, error) {
 	}
 	return gc, clients, nil
 }
+
+// clusterAndObject builds the read-side clients and resolves the command's
+// object arguments: the preamble of every command that acts on one object.
+func (c *Config) clusterAndObject(args []string) (*gitops.Cluster, kube.ObjectRef, error) {
+	gc, clients, err := c.gitopsCluster()
+	if err != nil {
+		return nil, kube.ObjectRef{}, err
+	}
+	ref, err := c.resolveObject(args, clients.Mapper)
+	if err != nil {
+		return nil, kube.ObjectRef{}, err
+	}
+	return gc, ref, nil
+}
