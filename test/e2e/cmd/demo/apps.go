@@ -180,11 +180,14 @@ func fluxObjects(a *app, url, user, password string) []client.Object {
 		TypeMeta:   metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
 		ObjectMeta: metav1.ObjectMeta{Name: a.owner, Namespace: a.ns},
 		Spec: kustomizev1.KustomizationSpec{
-			Interval:        metav1.Duration{Duration: 10 * time.Minute},
-			Path:            "./overlays/prod",
-			Prune:           true,
-			Wait:            true,
-			Timeout:         &metav1.Duration{Duration: time.Minute},
+			Interval: metav1.Duration{Duration: 10 * time.Minute},
+			Path:     "./overlays/prod",
+			Prune:    true,
+			Wait:     true,
+			// The health check of a broken revision (the remediate steps)
+			// holds the Kustomization until it times out, before the fix's
+			// revision is applied: keep that short, as the e2e tests do.
+			Timeout:         &metav1.Duration{Duration: 20 * time.Second},
 			TargetNamespace: a.ns,
 			SourceRef:       kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: gr.Name},
 		},
@@ -310,10 +313,15 @@ func (d *demo) waitArgo(ctx context.Context, a *app, sha string) error {
 // it found: dot already waited for the controller to report the change
 // healthy, this shows the live object agrees.
 func (d *demo) checkDeployment(ctx context.Context, a *app, what string, cond deploymentCond) error {
+	return d.checkWorkload(ctx, a.ns, "web", what, cond)
+}
+
+// checkWorkload is checkDeployment for the Deployment ns/name.
+func (d *demo) checkWorkload(ctx context.Context, ns, name, what string, cond deploymentCond) error {
 	var last string
-	err := d.poll(ctx, fmt.Sprintf("deployment %s/web: %s", a.ns, what), func(ctx context.Context) (bool, string, error) {
+	err := d.poll(ctx, fmt.Sprintf("deployment %s/%s: %s", ns, name, what), func(ctx context.Context) (bool, string, error) {
 		var dep appsv1.Deployment
-		if err := d.client.Get(ctx, client.ObjectKey{Namespace: a.ns, Name: "web"}, &dep); err != nil {
+		if err := d.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &dep); err != nil {
 			return false, "", err
 		}
 		last = describe(&dep)
@@ -322,7 +330,7 @@ func (d *demo) checkDeployment(ctx context.Context, a *app, what string, cond de
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(d.out, "check: deployment %s/web %s\n", a.ns, last)
+	fmt.Fprintf(d.out, "check: deployment %s/%s %s\n", ns, name, last)
 	return nil
 }
 

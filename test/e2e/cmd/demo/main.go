@@ -7,8 +7,13 @@
 // overlay), has Flux deploy one and Argo CD the other, and runs dot's real
 // commands against them in-process through cli.Execute: dot version, dot
 // gitops trace, and dot op scale (dry run, then delivered), image and
-// rollback on both apps, then shows each repository's history with dot's
-// commits. Each step is checked (exit code, one commit per change, the live
+// rollback on both apps; then it breaks each app through dot op image (an
+// image kwok's failure stages never pull, or crash-loop) and has dot
+// remediate diagnose it (dry run) and fix it (one commit, verified); then
+// dot recommend turns an intent into a new app under apps/ of each
+// repository, creating its Flux or Argo CD owner, and a second run commits
+// nothing; last it shows each repository's history with dot's commits.
+// Each step is checked (exit code, one commit per change, the live
 // Deployment); the demo exits non-zero at the first step that fails,
 // saying why, and keeps the environment's logs.
 //

@@ -207,7 +207,7 @@ func TestSteps(t *testing.T) {
 		titles[st.title] = true
 	}
 	for _, a := range demoApps() {
-		for _, verb := range []string{"trace", "dry run", "scale", "image", "roll back", "history"} {
+		for _, verb := range []string{"trace", "dry run", "scale", "image", "roll back", "break web", "remediate dry run", "remediate web", "recommend a new app", "recommend again", "history"} {
 			found := false
 			for title := range titles {
 				if strings.HasPrefix(title, a.label+":") && strings.Contains(title, verb) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,11 +37,17 @@ func steps(apps []*app) []step {
 		s = append(s, operationSteps(a)...)
 	}
 	for _, a := range apps {
+		s = append(s, remediateSteps(a)...)
+	}
+	for _, a := range apps {
+		s = append(s, recommendSteps(a)...)
+	}
+	for _, a := range apps {
 		s = append(s, step{a.label + ": the repository's history (dot's commits on top)", func(ctx context.Context, d *demo) error {
 			return d.git(ctx, a, "log", "--oneline", "main")
 		}})
 	}
-	s = append(s, step{"The message of dot's last commit: rollback finds dot's commits by these trailers", func(ctx context.Context, d *demo) error {
+	s = append(s, step{"The message of dot's last commit (recommend's): its trailers name the operation and the objects, as rollback reads them", func(ctx context.Context, d *demo) error {
 		return d.git(ctx, apps[0], "log", "-1", "--format=%B", "main")
 	}})
 	return s
@@ -138,18 +145,39 @@ func runSteps(ctx context.Context, d *demo, steps []step) ([]stepTiming, error) 
 // git server's credentials in its environment, and checks its exit code.
 // Its stdout and stderr are the demo's.
 func (d *demo) dot(ctx context.Context, wantExit int, args ...string) error {
-	fmt.Fprintf(d.out, "$ dot %s\n", strings.Join(args, " "))
+	_, err := d.dotOutput(ctx, wantExit, args...)
+	return err
+}
+
+// dotOutput is dot that also returns what the command wrote to stdout, for
+// steps that check the report.
+func (d *demo) dotOutput(ctx context.Context, wantExit int, args ...string) (string, error) {
+	fmt.Fprintf(d.out, "$ dot %s\n", quoteArgs(args))
 	full := append([]string{"dot"}, args...)
 	full = append(full, "--kubeconfig", d.env.Kubeconfig, "--timeout", dotTimeout.String())
-	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: d.out, ErrOut: d.errOut}
+	var stdout strings.Builder
+	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: io.MultiWriter(d.out, &stdout), ErrOut: d.errOut}
 	code := cli.Execute(ctx, full, streams, cli.WithGetenv(d.getenv))
 	if code != wantExit {
-		return fmt.Errorf("dot %s exited %d, want %d", strings.Join(args, " "), code, wantExit)
+		return stdout.String(), fmt.Errorf("dot %s exited %d, want %d", quoteArgs(args), code, wantExit)
 	}
 	if code != cli.ExitOK {
 		fmt.Fprintf(d.out, "(exit code %d, as expected)\n", code)
 	}
-	return nil
+	return stdout.String(), nil
+}
+
+// quoteArgs joins args for display, quoting those with spaces as a shell
+// needs them.
+func quoteArgs(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = a
+		if a == "" || strings.ContainsAny(a, " \t\"'$") {
+			q[i] = strconv.Quote(a)
+		}
+	}
+	return strings.Join(q, " ")
 }
 
 // dotTimeout is each dot command's --timeout.
@@ -166,14 +194,9 @@ func (d *demo) op(ctx context.Context, a *app, what string, cond deploymentCond,
 	if err := d.dot(ctx, cli.ExitOK, append([]string{"op"}, args...)...); err != nil {
 		return err
 	}
-	log, err := d.env.Git.Log(ctx, a.repo, "main")
-	if err != nil {
+	if err := d.checkOneCommit(ctx, a, before); err != nil {
 		return err
 	}
-	if len(log) < 2 || log[1] != before {
-		return fmt.Errorf("want exactly one new commit on top of %s in %s, history is %s", short(before), a.repo, shortAll(log))
-	}
-	fmt.Fprintf(d.out, "check: one new commit on main of %s: %s\n", a.repo, short(log[0]))
 	return d.checkDeployment(ctx, a, what, cond)
 }
 
