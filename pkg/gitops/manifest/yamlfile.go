@@ -43,8 +43,14 @@ func parseYAMLFile(path string, src []byte) (*yamlFile, error) {
 	}
 	f.lineStarts = append(f.lineStarts, 0)
 	for i, b := range src {
-		if b == '\n' {
+		switch {
+		case b == '\n':
 			f.lineStarts = append(f.lineStarts, i+1)
+		case b == '\r' && (i+1 == len(src) || src[i+1] != '\n'):
+			// YAML reads a lone CR as a line break; byte positions here are
+			// by LF, so an edit would land in the wrong place. Refuse.
+			return nil, &Error{Err: ErrUnsupported, Op: "parse", File: path, Line: len(f.lineStarts),
+				Detail: "lone carriage return (classic Mac line ending); convert the file to LF or CRLF line endings"}
 		}
 	}
 	if f.json {
