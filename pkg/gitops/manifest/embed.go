@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -132,6 +133,10 @@ type fieldOp struct {
 // editBytes applies ops in order to the document ref of src.
 func editBytes(path string, src []byte, ref docRef, ops []fieldOp) ([]byte, error) {
 	for _, op := range ops {
+		if bad, ok := invalidUTF8(op.value); ok {
+			return nil, &Error{Err: ErrUnsupported, Op: "edit", File: path, Field: op.path.String(),
+				Detail: fmt.Sprintf("the value %q is not valid UTF-8; YAML files must be", bad)}
+		}
 		f, err := parseYAMLFile(path, src)
 		if err != nil {
 			return nil, err
@@ -187,4 +192,29 @@ func editBytes(path string, src []byte, ref docRef, ops []fieldOp) ([]byte, erro
 		src = applySplice(src, sp)
 	}
 	return src, nil
+}
+
+// invalidUTF8 finds a string in v (a scalar, map or list value) that is not
+// valid UTF-8: written into a YAML file it would make the file unreadable.
+func invalidUTF8(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, !utf8.ValidString(x)
+	case map[string]any:
+		for k, e := range x {
+			if !utf8.ValidString(k) {
+				return k, true
+			}
+			if s, bad := invalidUTF8(e); bad {
+				return s, true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if s, bad := invalidUTF8(e); bad {
+				return s, true
+			}
+		}
+	}
+	return "", false
 }
