@@ -138,6 +138,10 @@ func checkRef(s *Snapshot, wl kube.ObjectRef, r configRef, objects map[string][]
 	sort.Strings(names)
 	f := Finding{ID: FindingMissingConfigRef, Object: wl, Container: r.container, Severity: SeverityWarning,
 		Facts: map[string]string{"refKind": r.kind, "name": r.name}}
+	if r.keyPath != "" {
+		// A key selector (env valueFrom): name and key go together.
+		f.Facts["key"], f.Facts["namePath"], f.Facts["keyPath"] = r.key, r.path, r.keyPath
+	}
 	where := "a volume"
 	if r.container != "" {
 		where = "container " + r.container
