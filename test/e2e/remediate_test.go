@@ -412,3 +412,299 @@ func TestRemediateUnmanaged(t *testing.T) {
 		t.Errorf("deployment after the fix: limit %s, managers %v", got.Spec.Template.Spec.Containers[0].Resources.Limits.Memory(), managers)
 	}
 }
+
+// Images of the spec-rule cases: kwok's not-ready stage keeps a container
+// whose image contains "e2e-probe" unready while its readiness probe
+// checks a port the container does not declare.
+const probeImage = "registry.example.com/shop/web-e2e-probe:1.0"
+
+// ruleRepo is a kustomize layout with a shared base (a Deployment exposing
+// port 8080, a Service, a ConfigMap) and a prod overlay that the owners
+// deploy; extra adds or replaces files, and patches lists the prod
+// overlay's patch files (their "path:" entries).
+func ruleRepo(image string, extra map[string]string, patches ...string) map[string]string {
+	files := map[string]string{
+		"base/kustomization.yaml": "resources:\n  - deployment.yaml\n  - service.yaml\n  - configmap.yaml\n",
+		"base/deployment.yaml": fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: %s
+          ports:
+            - containerPort: 8080
+          resources:
+            requests: {memory: 32Mi}
+`, image),
+		"base/service.yaml": `apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector:
+    app: web
+  ports:
+    - port: 80
+      targetPort: 8080
+`,
+		"base/configmap.yaml":             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-settings\ndata:\n  log_level: info\n",
+		"overlays/dev/kustomization.yaml": "resources:\n  - ../../base\n",
+	}
+	prod := "resources:\n  - ../../base\n"
+	if len(patches) > 0 {
+		prod += "patches:\n"
+		for _, p := range patches {
+			prod += "  - path: " + p + "\n"
+		}
+	}
+	files["overlays/prod/kustomization.yaml"] = prod
+	for k, v := range extra {
+		files[k] = v
+	}
+	return files
+}
+
+// waitPodsMatch waits until a pod of web in ns satisfies cond.
+func waitPodsMatch(t *testing.T, ns, what string, cond func(*corev1.Pod) bool) {
+	t.Helper()
+	eventually(t, 60*time.Second, "a pod of web "+what, func(ctx context.Context) (bool, string, error) {
+		var pods corev1.PodList
+		if err := suite.client.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{"app": "web"}); err != nil {
+			return false, "", err
+		}
+		var states []string
+		for i := range pods.Items {
+			if cond(&pods.Items[i]) {
+				return true, "", nil
+			}
+			states = append(states, fmt.Sprintf("%s: %s", pods.Items[i].Name, pods.Items[i].Status.Phase))
+		}
+		return false, strings.Join(states, ", "), nil
+	}, "kwok")
+}
+
+func runningUnready(p *corev1.Pod) bool {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.State.Running != nil && !cs.Ready {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRemediateSpecRules (issue 8): for each rule that reads the objects'
+// specs — probe port, config reference, service selector, targetPort, HPA
+// requests — a broken app managed by Flux or Argo CD (alternately) is
+// diagnosed with its owner, fixed by one commit in the file that defines
+// the field (the prod overlay, never the base dev shares), and verified
+// resolved.
+func TestRemediateSpecRules(t *testing.T) {
+	cases := []struct {
+		name, kind string
+		files      map[string]string
+		// broken waits until the failure shows; nil when the spec alone
+		// shows it (kwok cannot see ConfigMaps, Services or metrics).
+		broken  func(t *testing.T, ns string)
+		flags   []string
+		finding string
+		rule    string
+		// file is the one file the commit changes (a prefix when it ends in
+		// "/"); want is in that file after the fix.
+		file, want string
+		// fixed checks the applied Deployment (and the Service).
+		fixed func(t *testing.T, ns string)
+	}{{
+		name: "probe-port", kind: "argocd",
+		files: ruleRepo(probeImage, map[string]string{"overlays/prod/probe.yaml": `# prod checks readiness before taking traffic
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          readinessProbe:
+            httpGet:
+              path: /healthz
+              port: 8081
+`}, "probe.yaml"),
+		broken:  func(t *testing.T, ns string) { waitPodsMatch(t, ns, "running unready", runningUnready) },
+		flags:   []string{"--auto"},
+		finding: remediate.FindingProbePort, rule: "probe-port",
+		file: "overlays/prod/probe.yaml", want: "port: 8080",
+		fixed: func(t *testing.T, ns string) {
+			waitDeployment(t, ns, func(d *appsv1.Deployment) bool {
+				p := d.Spec.Template.Spec.Containers[0].ReadinessProbe
+				return p != nil && p.HTTPGet.Port.IntValue() == 8080 && deploymentAvailable(d)
+			})
+		},
+	}, {
+		name: "config-key", kind: "flux",
+		files: ruleRepo(goodImage, map[string]string{"overlays/prod/env.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          env:
+            - name: LOG_LEVEL
+              valueFrom:
+                configMapKeyRef:
+                  name: web-settings
+                  key: log-level
+`}, "env.yaml"),
+		flags:   []string{"--auto"},
+		finding: remediate.FindingMissingConfigRef, rule: "fix-config-reference",
+		file: "overlays/prod/env.yaml", want: "key: log_level",
+		fixed: func(t *testing.T, ns string) {
+			waitDeployment(t, ns, func(d *appsv1.Deployment) bool {
+				env := d.Spec.Template.Spec.Containers[0].Env
+				return len(env) == 1 && env[0].ValueFrom.ConfigMapKeyRef.Key == "log_level" && deploymentAvailable(d)
+			})
+		},
+	}, {
+		name: "service-selector", kind: "argocd",
+		files: ruleRepo(goodImage, map[string]string{"base/service.yaml": `apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector:
+    app: wbe
+  ports:
+    - port: 80
+      targetPort: 8080
+`}),
+		flags:   []string{"--auto", "--max-risk", "medium"},
+		finding: remediate.FindingServiceNoPods, rule: "align-service-selector",
+		// The selector is in the base, which overlays/dev shares: the fix
+		// goes into the prod overlay.
+		file: "overlays/prod/", want: "app: web",
+		fixed: func(t *testing.T, ns string) {
+			waitService(t, ns, func(s *corev1.Service) bool { return s.Spec.Selector["app"] == "web" })
+		},
+	}, {
+		name: "target-port", kind: "flux",
+		files: ruleRepo(goodImage, map[string]string{"overlays/prod/service-port.yaml": `# prod serves on the new port
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  ports:
+    - port: 80
+      targetPort: 8081
+`}, "service-port.yaml"),
+		flags:   []string{"--auto"},
+		finding: remediate.FindingServiceTargetPort, rule: "service-target-port",
+		file: "overlays/prod/service-port.yaml", want: "targetPort: 8080",
+		fixed: func(t *testing.T, ns string) {
+			waitService(t, ns, func(s *corev1.Service) bool { return s.Spec.Ports[0].TargetPort.IntValue() == 8080 })
+		},
+	}, {
+		name: "hpa-requests", kind: "flux",
+		files: ruleRepo(goodImage, map[string]string{
+			"overlays/prod/kustomization.yaml": "resources:\n  - ../../base\n  - hpa.yaml\n",
+			"overlays/prod/hpa.yaml": `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: web
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 2
+  maxReplicas: 4
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target: {type: Utilization, averageUtilization: 70}
+`}),
+		flags:   []string{"--auto", "--max-risk", "medium"},
+		finding: remediate.FindingHPAMissingRequests, rule: "add-cpu-requests",
+		file: "overlays/prod/", want: "cpu: 100m",
+		fixed: func(t *testing.T, ns string) {
+			waitDeployment(t, ns, func(d *appsv1.Deployment) bool {
+				return d.Spec.Template.Spec.Containers[0].Resources.Requests.Cpu().String() == "100m" && deploymentAvailable(d)
+			})
+		},
+	}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := setupShopApp(t, tc.kind, tc.files)
+			if tc.broken != nil {
+				tc.broken(t, a.ns)
+			} else {
+				waitDeployment(t, a.ns, deploymentAvailable)
+			}
+			ctx := context.Background()
+			before, _ := suite.git.Head(ctx, a.repo, "main")
+
+			rep := runRemediate(t, 0, append([]string{"-n", a.ns}, tc.flags...)...)
+			var f *remediate.Finding
+			for i := range rep.Findings {
+				if rep.Findings[i].ID == tc.finding {
+					f = &rep.Findings[i]
+				}
+			}
+			if f == nil {
+				t.Fatalf("findings %v, want %s", findingIDs(rep.Findings), tc.finding)
+			}
+			wantOwner := map[string]string{"flux": "Kustomization " + a.ns + "/web", "argocd": "Application argocd/" + a.ownerName}[tc.kind]
+			if f.Owner == nil || f.Owner.Owner != wantOwner || !strings.Contains(f.Owner.Source, "overlays/prod") {
+				t.Errorf("owner %+v, want %s from overlays/prod", f.Owner, wantOwner)
+			}
+			t.Logf("finding %s: %s (owner %s, file %s)", f.ID, f.Summary, f.Owner.Owner, f.Owner.File)
+			fix := delivered(t, rep, tc.rule)
+			checkOneCommit(t, a, before, fix, tc.file)
+			// A new patch comes with its kustomization.yaml entry: the value
+			// is in one of the changed files.
+			var changed []string
+			for _, g := range fix.Result.Git {
+				for _, name := range g.Files {
+					changed = append(changed, "--- "+name+"\n"+fileAt(t, a.repo, name))
+				}
+			}
+			if all := strings.Join(changed, ""); !strings.Contains(all, tc.want) {
+				t.Errorf("no %q in the changed files:\n%s", tc.want, all)
+			}
+			for name, content := range tc.files {
+				if strings.HasPrefix(name, "base/") && fileAt(t, a.repo, name) != content {
+					t.Errorf("the shared base changed: %s", name)
+				}
+			}
+			if v := rep.Verification; v == nil || v.Status != remediate.StatusResolved {
+				t.Errorf("verification %+v", v)
+			} else {
+				t.Logf("fix %q (risk %s, confidence %.2f) verified %s in %s", fix.Title, fix.Risk, fix.Confidence, v.Status, v.Took)
+			}
+			tc.fixed(t, a.ns)
+		})
+	}
+}
+
+// waitService waits until Service web in ns satisfies cond.
+func waitService(t *testing.T, ns string, cond func(*corev1.Service) bool) {
+	t.Helper()
+	eventually(t, 60*time.Second, "service "+ns+"/web", func(ctx context.Context) (bool, string, error) {
+		var s corev1.Service
+		if err := suite.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &s); err != nil {
+			return false, "", err
+		}
+		return cond(&s), fmt.Sprintf("selector %v, ports %v", s.Spec.Selector, s.Spec.Ports), nil
+	})
+}

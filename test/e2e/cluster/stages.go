@@ -12,10 +12,11 @@ import (
 // states, so tests can diagnose and fix them: containers whose image
 // contains "e2e-oom" (with a memory limit below 128Mi) are OOMKilled,
 // "e2e-crashloop" crash-loop, "doesnotexist" cannot be pulled,
-// "e2e-notready" never become ready. Each has a weight above the default
-// stages (weight 0) for the pods it selects, so kwok always picks it for
-// them; every other pod matches none of them and keeps the default
-// behaviour.
+// "e2e-notready" never become ready, nor do "e2e-probe" containers whose
+// readiness probe checks a port they do not declare. Each has a weight
+// above the default stages (weight 0) for the pods it selects, so kwok
+// always picks it for them; every other pod matches none of them and keeps
+// the default behaviour.
 //
 //go:embed stages/*.yaml
 var failureStages embed.FS
