@@ -15,7 +15,7 @@ var ErrCredentialsInURL = errors.New("repository URL contains credentials")
 
 // scpLike matches git's scp-like SSH syntax: [user@]host:path (no scheme, no
 // "//" after the colon).
-var scpLike = regexp.MustCompile(`^(?:([^@/]+)@)?([^:/]+):([^/].*)$`)
+var scpLike = regexp.MustCompile(`^(?:([^@/]+)@)?([A-Za-z0-9][A-Za-z0-9.-]*):([^/].*)$`)
 
 // NormalizeRepoURL returns a canonical form of a Git repository URL so the
 // same repository is recognised however it is written: scp-like SSH becomes
@@ -60,6 +60,9 @@ func NormalizeRepoURL(raw string) (string, error) {
 		}
 	}
 	host := strings.ToLower(u.Hostname())
+	if host == "" && u.Scheme != "file" {
+		return "", fmt.Errorf("repository URL %q: no host", redactURL(raw))
+	}
 	port := u.Port()
 	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") || (u.Scheme == "ssh" && port == "22") {
 		port = ""
@@ -68,7 +71,10 @@ func NormalizeRepoURL(raw string) (string, error) {
 		host += ":" + port
 	}
 	u.Host = host
-	u.Path = strings.TrimSuffix(strings.TrimRight(u.Path, "/"), ".git")
+	u.Path = strings.TrimRight(strings.TrimSuffix(strings.TrimRight(u.Path, "/"), ".git"), "/")
+	if u.Scheme == "file" && u.Path == "" {
+		return "", fmt.Errorf("repository URL %q: no path", redactURL(raw))
+	}
 	u.RawPath = ""
 	u.RawQuery, u.Fragment = "", ""
 	return u.String(), nil

@@ -45,7 +45,7 @@ func TestNormalizeRepoURLRefusesCredentials(t *testing.T) {
 }
 
 func TestNormalizeRepoURLErrors(t *testing.T) {
-	for _, in := range []string{"", "ftp://host/repo", "not a url"} {
+	for _, in := range []string{"", "ftp://host/repo", "not a url", "#0000:000", "https:///path", "ssh://:22/x"} {
 		if _, err := NormalizeRepoURL(in); err == nil {
 			t.Errorf("%q: want an error", in)
 		}
