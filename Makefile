@@ -42,7 +42,8 @@ FUZZTIME ?= 10s
 # Fuzz targets as package:target; each runs for FUZZTIME (their seed corpora
 # also run as plain tests in `unit`).
 FUZZ_TARGETS := ./pkg/gitops/manifest:FuzzEditSet ./pkg/gitops/manifest:FuzzEditDelete \
-	./pkg/gitops/manifest:FuzzEditInsert ./pkg/gitops/flux:FuzzParseRevision ./pkg/gitops:FuzzNormalizeRepoURL
+	./pkg/gitops/manifest:FuzzEditInsert ./pkg/gitops/flux:FuzzParseRevision ./pkg/gitops:FuzzNormalizeRepoURL \
+	./pkg/recommend:FuzzParseIntent
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10s)
 	@set -e; for t in $(FUZZ_TARGETS); do \
