@@ -24,7 +24,8 @@ type Analyzer interface {
 // DefaultAnalyzers are the built-in analyzers, in the order findings are
 // reported.
 func DefaultAnalyzers() []Analyzer {
-	return []Analyzer{podAnalyzer{}, configRefAnalyzer{}, probePortAnalyzer{}, workloadAnalyzer{}, serviceAnalyzer{}, pvcAnalyzer{}, hpaAnalyzer{}}
+	return []Analyzer{podAnalyzer{}, configRefAnalyzer{}, probePortAnalyzer{}, workloadAnalyzer{}, serviceAnalyzer{}, pvcAnalyzer{}, hpaAnalyzer{},
+		ingressAnalyzer{}, pdbAnalyzer{}, jobAnalyzer{}, nodeAnalyzer{}}
 }
 
 // Analyze runs the analyzers over s and returns their findings, most

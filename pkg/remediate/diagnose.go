@@ -163,9 +163,35 @@ func (s *Snapshot) related(ref kube.ObjectRef) []kube.ObjectRef {
 				workloads = append(workloads, ref)
 			}
 		}
-	case "Deployment", "StatefulSet", "DaemonSet":
+	case "Deployment", "StatefulSet", "DaemonSet", "CronJob":
 		workloads = append(workloads, ref)
+	case "Job":
+		// A CronJob's run: the CronJob carries its findings.
+		if j := s.job(ref.Name); j != nil {
+			if c := metav1.GetControllerOf(j); c != nil && c.Kind == "CronJob" {
+				workloads = append(workloads, refTo(gvCronJob, j.Namespace, c.Name))
+				break
+			}
+		}
+		workloads = append(workloads, ref)
+	case "Ingress":
+		for i := range s.Ingresses {
+			if s.Ingresses[i].Name != ref.Name {
+				continue
+			}
+			for _, b := range ingressBackends(&s.Ingresses[i]) {
+				out = append(out, refTo(gvService, ref.Namespace, b.svc.Name))
+				workloads = append(workloads, s.serviceWorkloads(b.svc.Name)...)
+			}
+		}
+	case "PodDisruptionBudget":
+		for _, w := range s.workloadRefs() {
+			if tpl := s.podTemplate(w); tpl != nil && slices.ContainsFunc(s.pdbsOf(tpl.Labels), func(r kube.ObjectRef) bool { return r.Name == ref.Name }) {
+				workloads = append(workloads, w)
+			}
+		}
 	case "Service":
+		out = append(out, s.ingressesOf([]kube.ObjectRef{ref})...)
 		for _, svc := range s.Services {
 			if svc.Name != ref.Name || len(svc.Spec.Selector) == 0 {
 				continue
@@ -199,8 +225,13 @@ func (s *Snapshot) related(ref kube.ObjectRef) []kube.ObjectRef {
 				out = append(out, refTo(gvReplicaSet, rs.Namespace, rs.Name))
 			}
 		}
+		var pods []string
 		for _, p := range s.podsOf(w) {
 			out = append(out, podRef(p))
+			pods = append(pods, p.Name)
+		}
+		for _, n := range s.nodesOf(pods) {
+			out = append(out, refTo(gvNode, "", n))
 		}
 		tpl := s.podTemplate(w)
 		if tpl == nil {
@@ -220,6 +251,11 @@ func (s *Snapshot) related(ref kube.ObjectRef) []kube.ObjectRef {
 			if h.Spec.ScaleTargetRef.Kind == w.Kind && h.Spec.ScaleTargetRef.Name == w.Name {
 				out = append(out, refTo(gvHPA, h.Namespace, h.Name))
 			}
+		}
+		out = append(out, s.pdbsOf(tpl.Labels)...)
+		out = append(out, s.ingressesOf(out)...)
+		if w.Kind == "CronJob" {
+			out = append(out, s.jobsOf(w.Name)...)
 		}
 		if w.Kind == "StatefulSet" {
 			for _, pvc := range s.PVCs {
@@ -246,6 +282,24 @@ func (s *Snapshot) related(ref kube.ObjectRef) []kube.ObjectRef {
 			}
 			if _, _, ok := nearSelector(svc.Spec.Selector, tpl.Labels); ok {
 				out = append(out, refTo(gvService, svc.Namespace, svc.Name))
+			}
+		}
+	}
+	return out
+}
+
+// serviceWorkloads returns the workloads of the pods a Service selects.
+func (s *Snapshot) serviceWorkloads(name string) []kube.ObjectRef {
+	svc := s.service(name)
+	if svc == nil || len(svc.Spec.Selector) == 0 {
+		return nil
+	}
+	var out []kube.ObjectRef
+	sel := labels.SelectorFromSet(svc.Spec.Selector)
+	for _, p := range s.livePods() {
+		if sel.Matches(labels.Set(p.Labels)) {
+			if w := s.workloadOf(p); !slices.ContainsFunc(out, w.SameObject) {
+				out = append(out, w)
 			}
 		}
 	}

@@ -124,3 +124,64 @@ func TestDiagnoseScope(t *testing.T) {
 		t.Errorf("missing object: err = %v", err)
 	}
 }
+
+// TestDiagnoseIngressPDBJobNode: the Ingress, disruption budget, Job and
+// Node findings come out of a diagnosis read through a client, scoped to
+// the object asked about, and each gets advice — options, no change: no
+// rule is sure enough to change a class, a budget, a job or a node.
+func TestDiagnoseIngressPDBJobNode(t *testing.T) {
+	obj := func(group, kind, name string) *kube.ObjectRef {
+		return &kube.ObjectRef{Group: group, Version: "v1", Kind: kind, Namespace: "shop", Name: name}
+	}
+	cases := []struct {
+		file   string
+		target *kube.ObjectRef
+		want   []string // finding IDs on objects, "ID Kind/name"
+		option string   // in the options of the first finding's advice
+	}{
+		{"ingress.yaml", obj("networking.k8s.io", "Ingress", "shop"),
+			[]string{"IngressClassMissing Ingress/shop", "IngressBackendMissing Ingress/shop", "IngressTLSSecretMissing Ingress/shop"}, "ingressClassName to a class the cluster has (nginx)"},
+		// The api Service is a backend of Ingress shop: its findings concern it.
+		{"ingress.yaml", obj("", "Service", "api"),
+			[]string{"IngressClassMissing Ingress/shop", "IngressBackendMissing Ingress/shop", "IngressTLSSecretMissing Ingress/shop"}, "nginx"},
+		{"ingress.yaml", obj("networking.k8s.io", "Ingress", "admin"), nil, ""},
+		{"pdb.yaml", obj("apps", "Deployment", "web"), []string{"PDBBlocksDisruption PodDisruptionBudget/web"}, "maxUnavailable: 1"},
+		{"pdb.yaml", obj("apps", "Deployment", "worker"), []string{"PDBSelectsNoPods PodDisruptionBudget/worker"}, "selector match"},
+		{"pdb.yaml", obj("policy", "PodDisruptionBudget", "web"), []string{"PDBBlocksDisruption PodDisruptionBudget/web"}, "raise the workload's replicas"},
+		// A CronJob's run is diagnosed on its CronJob, which Git holds.
+		{"job.yaml", obj("batch", "Job", "report-29002"), []string{"JobFailed CronJob/report"}, "kubectl logs -n shop report-29002-x7k2p"},
+		{"job.yaml", obj("batch", "Job", "migrate"), []string{"JobFailed Job/migrate"}, "activeDeadlineSeconds"},
+		{"job.yaml", obj("batch", "CronJob", "cleanup"), []string{"CronJobInvalidSchedule CronJob/cleanup"}, "five fields"},
+		{"job.yaml", obj("batch", "CronJob", "hourly"), nil, ""},
+		{"node.yaml", obj("apps", "Deployment", "web"), []string{"NodeNotReady Node/node-1", "NodePressure Node/node-2"}, "kubectl drain node-1"},
+		{"node.yaml", &kube.ObjectRef{Version: "v1", Kind: "Pod", Namespace: "shop", Name: "web-7d9c-bbbbb"}, []string{"NodeNotReady Node/node-1", "NodePressure Node/node-2"}, "drain"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file+" "+tc.target.Kind+"/"+tc.target.Name, func(t *testing.T) {
+			cfg := &Config{Client: fakeCluster(t, nil, tc.file)}
+			d, err := cfg.Diagnose(context.Background(), Target{Object: tc.target})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range d.Findings {
+				got = append(got, f.ID+" "+f.Object.Kind+"/"+f.Object.Name)
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("findings:\n%s\nwant:\n%s\nnotes: %v", strings.Join(got, "\n"), strings.Join(tc.want, "\n"), d.Notes)
+			}
+			fixes := Propose(d)
+			if len(fixes) != len(d.Findings) {
+				t.Fatalf("%d fixes for %d findings", len(fixes), len(d.Findings))
+			}
+			for _, fx := range fixes {
+				if fx.Rule != "advice" || fx.Actionable() || len(fx.Options) == 0 {
+					t.Errorf("%s: rule %s, actionable %v, options %v: want advice only", fx.Finding, fx.Rule, fx.Actionable(), fx.Options)
+				}
+			}
+			if tc.option != "" && !strings.Contains(strings.Join(fixes[0].Options, "\n"), tc.option) {
+				t.Errorf("options %q do not contain %q", fixes[0].Options, tc.option)
+			}
+		})
+	}
+}

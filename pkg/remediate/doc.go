@@ -3,8 +3,10 @@
 // The pipeline has three steps, each usable on its own:
 //
 //   - Diagnose reads a namespace once into a Snapshot (pods, events,
-//     workloads, services, storage, autoscalers, the names and keys of
-//     ConfigMaps and Secrets — never Secret values) and runs deterministic,
+//     workloads, jobs and cron jobs, services, ingresses, disruption
+//     budgets, storage, autoscalers, the nodes the pods run on, the names
+//     and keys of ConfigMaps and Secrets — never Secret values) and runs
+//     deterministic,
 //     read-only analyzers over it. Each Finding says what is wrong, on which
 //     object, with the evidence it was concluded from (container states,
 //     conditions, events, spec fields), and, when Argo CD or Flux delivers the

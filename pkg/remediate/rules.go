@@ -128,12 +128,62 @@ func advice(f Finding) *Fix {
 		FindingUnavailable: {
 			"read the events of the pods: kubectl get events -n " + f.Object.Namespace + " --field-selector involvedObject.kind=Pod",
 		},
+		FindingIngressClass: {
+			"set spec.ingressClassName to a class the cluster has (" + orDefault(strings.ReplaceAll(f.fact("classes"), ",", ", "), "none installed") + "), or install the controller the class names",
+			"or mark one IngressClass as the default (annotation " + defaultIngressClassAnnotation + ": \"true\")",
+		},
+		FindingIngressBackend: {
+			"point the backend at the Service and port that serve the path" + candidatesText(f.fact("candidates")),
+			"or create the Service (in Git, next to the Ingress)",
+		},
+		FindingIngressTLS: {
+			"create the TLS Secret " + f.fact("secret") + " (kubernetes.io/tls, with tls.crt and tls.key), or let cert-manager issue it: check its Certificate and CertificateRequest",
+			"or fix spec.tls[].secretName to the Secret that holds the certificate",
+		},
+		FindingPDBBlocking: {
+			"allow one disruption: maxUnavailable: 1 instead of minAvailable equal to the replicas",
+			"or raise the workload's replicas above minAvailable",
+		},
+		FindingPDBNoPods: {
+			"make the budget's selector match the workload's pod labels, or delete the budget",
+		},
+		FindingJobFailed: {
+			"read the failed pod's logs: kubectl logs -n " + f.Object.Namespace + " " + orDefault(firstOf(f.Pods), "<pod>"),
+			"fix the cause, then let the CronJob run again or re-create the Job (a failed Job does not retry)",
+			"if the failures are transient, raise spec.backoffLimit or spec.activeDeadlineSeconds",
+		},
+		FindingCronJobSchedule: {
+			"write the schedule as five fields (minute hour day-of-month month day-of-week) or a macro like @daily; put the time zone in spec.timeZone",
+		},
+		FindingNodeNotReady: {
+			"check the node's kubelet and network (kubectl describe node " + f.fact("node") + ")",
+			"if it will not come back: kubectl drain " + f.fact("node") + " --ignore-daemonsets, so the pods move now instead of after their toleration",
+			"run more than one replica, spread over nodes (topologySpreadConstraints), so one node does not take the workload down",
+		},
+		FindingNodePressure: {
+			"set requests that match real usage, so the workload is not the first evicted; free or add capacity on " + f.fact("node"),
+			"kubectl describe node " + f.fact("node") + " shows what uses the resource",
+		},
 	}[f.ID]
 	if len(options) == 0 {
 		options = []string{"no rule covers this finding; inspect the evidence"}
 	}
 	return &Fix{Rule: "advice", Title: "no automatic fix: " + f.Summary,
 		Explanation: "dot has no rule that is sure about this finding, so it changes nothing.", Risk: RiskLow, Options: options}
+}
+
+func candidatesText(c string) string {
+	if c == "" {
+		return ""
+	}
+	return " (near names: " + strings.ReplaceAll(c, ",", ", ") + ")"
+}
+
+func firstOf(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
 }
 
 func objName(r kube.ObjectRef) string { return strings.ToLower(r.Kind) + "/" + r.Name }

@@ -9,8 +9,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -40,6 +43,17 @@ type Snapshot struct {
 	StorageClasses []storagev1.StorageClass
 	HPAs           []autoscalingv2.HorizontalPodAutoscaler
 	LimitRanges    []corev1.LimitRange
+	Ingresses      []networkingv1.Ingress
+	IngressClasses []networkingv1.IngressClass
+	PDBs           []policyv1.PodDisruptionBudget
+	Jobs           []batchv1.Job
+	CronJobs       []batchv1.CronJob
+	// Nodes are the nodes the namespace's pods run on (all nodes, when
+	// listed; cluster-scoped, often forbidden to namespace users).
+	Nodes []corev1.Node
+	// IngressClassesRead and NodesRead are false when they could not be
+	// listed: the analyses that need them are skipped.
+	IngressClassesRead, NodesRead bool
 	// ConfigMaps and Secrets map names to their keys (data and binaryData).
 	ConfigMaps map[string][]string
 	Secrets    map[string][]string
@@ -73,6 +87,12 @@ func LoadSnapshot(ctx context.Context, c client.Reader, namespace string) (*Snap
 		{"storageclasses", &storagev1.StorageClassList{}, true, true},
 		{"horizontalpodautoscalers", &autoscalingv2.HorizontalPodAutoscalerList{}, true, false},
 		{"limitranges", &corev1.LimitRangeList{}, true, false},
+		{"ingresses", &networkingv1.IngressList{}, true, false},
+		{"ingressclasses", &networkingv1.IngressClassList{}, true, true},
+		{"poddisruptionbudgets", &policyv1.PodDisruptionBudgetList{}, true, false},
+		{"jobs", &batchv1.JobList{}, true, false},
+		{"cronjobs", &batchv1.CronJobList{}, true, false},
+		{"nodes", &corev1.NodeList{}, true, true},
 		{"configmaps", &corev1.ConfigMapList{}, true, false},
 		{"secrets", &corev1.SecretList{}, true, false},
 	}
@@ -113,6 +133,18 @@ func LoadSnapshot(ctx context.Context, c client.Reader, namespace string) (*Snap
 			s.HPAs = v.Items
 		case *corev1.LimitRangeList:
 			s.LimitRanges = v.Items
+		case *networkingv1.IngressList:
+			s.Ingresses = v.Items
+		case *networkingv1.IngressClassList:
+			s.IngressClasses, s.IngressClassesRead = v.Items, true
+		case *policyv1.PodDisruptionBudgetList:
+			s.PDBs = v.Items
+		case *batchv1.JobList:
+			s.Jobs = v.Items
+		case *batchv1.CronJobList:
+			s.CronJobs = v.Items
+		case *corev1.NodeList:
+			s.Nodes, s.NodesRead = v.Items, true
 		case *corev1.ConfigMapList:
 			s.ConfigMapsRead = true
 			for _, cm := range v.Items {
@@ -134,7 +166,8 @@ func LoadSnapshot(ctx context.Context, c client.Reader, namespace string) (*Snap
 // SnapshotOf builds a snapshot from objects (typed, or unstructured as
 // fixture files load them): what the tests and offline analysis use.
 func SnapshotOf(namespace string, objs ...runtime.Object) (*Snapshot, error) {
-	s := &Snapshot{Namespace: namespace, ConfigMaps: map[string][]string{}, Secrets: map[string][]string{}, ConfigMapsRead: true, SecretsRead: true}
+	s := &Snapshot{Namespace: namespace, ConfigMaps: map[string][]string{}, Secrets: map[string][]string{}, ConfigMapsRead: true, SecretsRead: true,
+		IngressClassesRead: true, NodesRead: true}
 	for _, o := range objs {
 		if u, ok := o.(*unstructured.Unstructured); ok {
 			typed, err := toTyped(u)
@@ -171,6 +204,18 @@ func SnapshotOf(namespace string, objs ...runtime.Object) (*Snapshot, error) {
 			s.HPAs = append(s.HPAs, *v)
 		case *corev1.LimitRange:
 			s.LimitRanges = append(s.LimitRanges, *v)
+		case *networkingv1.Ingress:
+			s.Ingresses = append(s.Ingresses, *v)
+		case *networkingv1.IngressClass:
+			s.IngressClasses = append(s.IngressClasses, *v)
+		case *policyv1.PodDisruptionBudget:
+			s.PDBs = append(s.PDBs, *v)
+		case *batchv1.Job:
+			s.Jobs = append(s.Jobs, *v)
+		case *batchv1.CronJob:
+			s.CronJobs = append(s.CronJobs, *v)
+		case *corev1.Node:
+			s.Nodes = append(s.Nodes, *v)
 		case *corev1.ConfigMap:
 			s.ConfigMaps[v.Name] = configMapKeys(v)
 		case *corev1.Secret:
@@ -229,6 +274,11 @@ func (s *Snapshot) sort() {
 	sort.Slice(s.Services, func(i, j int) bool { return s.Services[i].Name < s.Services[j].Name })
 	sort.Slice(s.PVCs, func(i, j int) bool { return s.PVCs[i].Name < s.PVCs[j].Name })
 	sort.Slice(s.HPAs, func(i, j int) bool { return s.HPAs[i].Name < s.HPAs[j].Name })
+	sort.Slice(s.Ingresses, func(i, j int) bool { return s.Ingresses[i].Name < s.Ingresses[j].Name })
+	sort.Slice(s.PDBs, func(i, j int) bool { return s.PDBs[i].Name < s.PDBs[j].Name })
+	sort.Slice(s.Jobs, func(i, j int) bool { return s.Jobs[i].Name < s.Jobs[j].Name })
+	sort.Slice(s.CronJobs, func(i, j int) bool { return s.CronJobs[i].Name < s.CronJobs[j].Name })
+	sort.Slice(s.Nodes, func(i, j int) bool { return s.Nodes[i].Name < s.Nodes[j].Name })
 }
 
 func eventTime(e *corev1.Event) metav1.Time {
@@ -263,6 +313,11 @@ var (
 	gvStatefulSet = kube.ObjectRef{Group: "apps", Version: "v1", Kind: "StatefulSet"}
 	gvDaemonSet   = kube.ObjectRef{Group: "apps", Version: "v1", Kind: "DaemonSet"}
 	gvHPA         = kube.ObjectRef{Group: "autoscaling", Version: "v2", Kind: "HorizontalPodAutoscaler"}
+	gvIngress     = kube.ObjectRef{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"}
+	gvPDB         = kube.ObjectRef{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"}
+	gvJob         = kube.ObjectRef{Group: "batch", Version: "v1", Kind: "Job"}
+	gvCronJob     = kube.ObjectRef{Group: "batch", Version: "v1", Kind: "CronJob"}
+	gvNode        = kube.ObjectRef{Version: "v1", Kind: "Node"}
 )
 
 func refTo(gv kube.ObjectRef, ns, name string) kube.ObjectRef {
@@ -290,6 +345,14 @@ func (s *Snapshot) workloadOf(p *corev1.Pod) kube.ObjectRef {
 		return refTo(gvStatefulSet, p.Namespace, ctrl.Name)
 	case "DaemonSet":
 		return refTo(gvDaemonSet, p.Namespace, ctrl.Name)
+	case "Job":
+		// A CronJob's Job is created per run: the CronJob is what Git holds.
+		if j := s.job(ctrl.Name); j != nil {
+			if c := metav1.GetControllerOf(j); c != nil && c.Kind == "CronJob" {
+				return refTo(gvCronJob, p.Namespace, c.Name)
+			}
+		}
+		return refTo(gvJob, p.Namespace, ctrl.Name)
 	}
 	ref := kube.ObjectRef{Kind: ctrl.Kind, Namespace: p.Namespace, Name: ctrl.Name}
 	if gv, err := schema.ParseGroupVersion(ctrl.APIVersion); err == nil {
@@ -302,6 +365,15 @@ func (s *Snapshot) replicaSet(name string) *appsv1.ReplicaSet {
 	for i := range s.ReplicaSets {
 		if s.ReplicaSets[i].Name == name {
 			return &s.ReplicaSets[i]
+		}
+	}
+	return nil
+}
+
+func (s *Snapshot) job(name string) *batchv1.Job {
+	for i := range s.Jobs {
+		if s.Jobs[i].Name == name {
+			return &s.Jobs[i]
 		}
 	}
 	return nil
@@ -337,6 +409,16 @@ func (s *Snapshot) podTemplate(ref kube.ObjectRef) *corev1.PodTemplateSpec {
 		for i := range s.DaemonSets {
 			if s.DaemonSets[i].Name == ref.Name {
 				return &s.DaemonSets[i].Spec.Template
+			}
+		}
+	case "Job":
+		if j := s.job(ref.Name); j != nil {
+			return &j.Spec.Template
+		}
+	case "CronJob":
+		for i := range s.CronJobs {
+			if s.CronJobs[i].Name == ref.Name {
+				return &s.CronJobs[i].Spec.JobTemplate.Spec.Template
 			}
 		}
 	}

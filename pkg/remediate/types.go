@@ -55,6 +55,15 @@ const (
 	FindingGitOpsUnhealthy       = "GitOpsOwnerUnhealthy"
 	FindingMissingConfigRef      = "MissingConfigReference"
 	FindingSelectorNearlyMatches = "ServiceSelectorNearMiss"
+	FindingIngressClass          = "IngressClassMissing"
+	FindingIngressBackend        = "IngressBackendMissing"
+	FindingIngressTLS            = "IngressTLSSecretMissing"
+	FindingPDBBlocking           = "PDBBlocksDisruption"
+	FindingPDBNoPods             = "PDBSelectsNoPods"
+	FindingJobFailed             = "JobFailed"
+	FindingCronJobSchedule       = "CronJobInvalidSchedule"
+	FindingNodeNotReady          = "NodeNotReady"
+	FindingNodePressure          = "NodePressure"
 )
 
 // Evidence is one observation a finding rests on, in the words of the
