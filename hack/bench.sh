@@ -18,7 +18,7 @@
 #              Flux and Argo CD, on the local environment
 #   locate     BenchmarkLocate5000 (pkg/gitops/manifest), no baseline
 #
-# Usage: hack/bench.sh            (make bench; about 10 minutes on 2 cores)
+# Usage: hack/bench.sh            (make bench; 5-8 minutes on 2 cores)
 # Environment:
 #   DOT_BENCH_ONLY="owner roundtrip"  run only these sections; the results
 #                                     then go to a file in the work directory
