@@ -45,7 +45,12 @@ func (jobAnalyzer) Analyze(s *Snapshot) []Finding {
 		}
 	}
 	for _, key := range order {
-		out = append(out, jobFinding(s, newest[key], strings.HasPrefix(key, "CronJob/")))
+		j := newest[key]
+		cron := strings.HasPrefix(key, "CronJob/")
+		if cron && s.laterRunSucceeded(j) {
+			continue // history: the CronJob has run fine since
+		}
+		out = append(out, jobFinding(s, j, cron))
 	}
 	for i := range s.CronJobs {
 		if f, ok := scheduleFinding(s, &s.CronJobs[i]); ok {
@@ -53,6 +58,25 @@ func (jobAnalyzer) Analyze(s *Snapshot) []Finding {
 		}
 	}
 	return out
+}
+
+// laterRunSucceeded reports whether a Job of the same CronJob created
+// after j completed.
+func (s *Snapshot) laterRunSucceeded(j *batchv1.Job) bool {
+	owner := metav1.GetControllerOf(j)
+	for i := range s.Jobs {
+		o := &s.Jobs[i]
+		c := metav1.GetControllerOf(o)
+		if c == nil || c.Kind != "CronJob" || c.Name != owner.Name || !j.CreationTimestamp.Before(&o.CreationTimestamp) {
+			continue
+		}
+		for _, cond := range o.Status.Conditions {
+			if cond.Type == batchv1.JobComplete && cond.Status == corev1.ConditionTrue {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func jobFailed(j *batchv1.Job) *batchv1.JobCondition {
