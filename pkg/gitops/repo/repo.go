@@ -153,7 +153,9 @@ func (r *Repo) Commit(ctx context.Context, message string, paths []string) (stri
 			}
 			continue
 		}
-		if _, err := wt.Add(p); err != nil {
+		// SkipStatus: staging one file must not hash the whole work tree
+		// (20,000 files in a large monorepo); dot names exactly what changed.
+		if err := wt.AddWithOptions(&git.AddOptions{Path: p, SkipStatus: true}); err != nil {
 			return "", fmt.Errorf("stage %s: %w", p, err)
 		}
 	}
