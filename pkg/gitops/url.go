@@ -3,6 +3,7 @@ package gitops
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -16,6 +17,9 @@ var ErrCredentialsInURL = errors.New("repository URL contains credentials")
 // scpLike matches git's scp-like SSH syntax: [user@]host:path (no scheme, no
 // "//" after the colon).
 var scpLike = regexp.MustCompile(`^(?:([^@/]+)@)?([A-Za-z0-9][A-Za-z0-9.-]*):([^/].*)$`)
+
+// hostRe matches DNS names and IPv4 addresses.
+var hostRe = regexp.MustCompile(`^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$`)
 
 // NormalizeRepoURL returns a canonical form of a Git repository URL so the
 // same repository is recognised however it is written: scp-like SSH becomes
@@ -60,8 +64,16 @@ func NormalizeRepoURL(raw string) (string, error) {
 		}
 	}
 	host := strings.ToLower(u.Hostname())
-	if host == "" && u.Scheme != "file" {
+	switch {
+	case host == "" && u.Scheme != "file":
 		return "", fmt.Errorf("repository URL %q: no host", redactURL(raw))
+	case strings.Contains(host, ":"):
+		if net.ParseIP(host) == nil {
+			return "", fmt.Errorf("repository URL %q: invalid host %q", redactURL(raw), host)
+		}
+		host = "[" + host + "]"
+	case host != "" && !hostRe.MatchString(host):
+		return "", fmt.Errorf("repository URL %q: invalid host %q", redactURL(raw), host)
 	}
 	port := u.Port()
 	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") || (u.Scheme == "ssh" && port == "22") {

@@ -18,6 +18,7 @@ func TestNormalizeRepoURL(t *testing.T) {
 		{"ssh://git@git.example.com:2222/acme/shop", "ssh://git@git.example.com:2222/acme/shop"},
 		{"/srv/git/shop.git", "file:///srv/git/shop"},
 		{"https://dev.azure.com/org/proj/_git/repo?x=1#frag", "https://dev.azure.com/org/proj/_git/repo"},
+		{"http://[::1]:8080/shop.git", "http://[::1]:8080/shop"},
 	}
 	for _, tc := range cases {
 		got, err := NormalizeRepoURL(tc.in)
@@ -45,7 +46,7 @@ func TestNormalizeRepoURLRefusesCredentials(t *testing.T) {
 }
 
 func TestNormalizeRepoURLErrors(t *testing.T) {
-	for _, in := range []string{"", "ftp://host/repo", "not a url", "#0000:000", "https:///path", "ssh://:22/x"} {
+	for _, in := range []string{"", "ftp://host/repo", "not a url", "#0000:000", "https:///path", "ssh://:22/x", "ssh://::", "https://bad host/x"} {
 		if _, err := NormalizeRepoURL(in); err == nil {
 			t.Errorf("%q: want an error", in)
 		}
