@@ -16,6 +16,7 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -707,4 +708,91 @@ func waitService(t *testing.T, ns string, cond func(*corev1.Service) bool) {
 		}
 		return cond(&s), fmt.Sprintf("selector %v, ports %v", s.Spec.Selector, s.Spec.Ports), nil
 	})
+}
+
+// TestRemediateAdviceOnly (issue 8): an Ingress whose class does not
+// exist, a disruption budget that blocks every eviction and a CronJob
+// scheduled on 30 February, delivered by Flux, are diagnosed with their
+// owner; no rule is sure about them, so dot explains, lists options and
+// commits nothing, even with --auto.
+func TestRemediateAdviceOnly(t *testing.T) {
+	files := ruleRepo(goodImage, map[string]string{
+		"overlays/prod/kustomization.yaml": "resources:\n  - ../../base\n  - ingress.yaml\n  - pdb.yaml\n  - cronjob.yaml\n",
+		"overlays/prod/ingress.yaml": `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+spec:
+  ingressClassName: ngnix
+  rules:
+    - host: shop.example.com
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend: {service: {name: web, port: {number: 80}}}
+`,
+		"overlays/prod/pdb.yaml": `apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: web
+spec:
+  minAvailable: 2
+  selector:
+    matchLabels: {app: web}
+`,
+		"overlays/prod/cronjob.yaml": `apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: cleanup
+spec:
+  schedule: "0 3 30 2 *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+            - name: cleanup
+              image: registry.k8s.io/pause:3.10
+`,
+	})
+	a := setupShopApp(t, "flux", files)
+	waitDeployment(t, a.ns, deploymentAvailable)
+	// The disruption controller computes the budget from the ready pods.
+	eventually(t, 60*time.Second, "budget web computed", func(ctx context.Context) (bool, string, error) {
+		var pdb policyv1.PodDisruptionBudget
+		if err := suite.client.Get(ctx, client.ObjectKey{Namespace: a.ns, Name: "web"}, &pdb); err != nil {
+			return false, "", err
+		}
+		st := pdb.Status
+		return st.ExpectedPods == 2 && st.CurrentHealthy == 2, fmt.Sprintf("expected %d healthy %d allowed %d", st.ExpectedPods, st.CurrentHealthy, st.DisruptionsAllowed), nil
+	}, "kube-controller-manager")
+	before, _ := suite.git.Head(context.Background(), a.repo, "main")
+
+	rep := runRemediate(t, 0, "-n", a.ns, "--auto")
+	wantOwner := "Kustomization " + a.ns + "/web"
+	got := map[string]remediate.Finding{}
+	for _, f := range rep.Findings {
+		got[f.ID+" "+f.Object.Kind+"/"+f.Object.Name] = f
+	}
+	for _, k := range []string{"IngressClassMissing Ingress/web", "PDBBlocksDisruption PodDisruptionBudget/web", "CronJobInvalidSchedule CronJob/cleanup"} {
+		f, ok := got[k]
+		if !ok {
+			t.Errorf("no finding %s in %v", k, findingIDs(rep.Findings))
+			continue
+		}
+		if f.Owner == nil || f.Owner.Owner != wantOwner {
+			t.Errorf("%s: owner %+v, want %s", k, f.Owner, wantOwner)
+		}
+		t.Logf("%s: %s", k, f.Summary)
+	}
+	for _, fx := range rep.Fixes {
+		if fx.Decision == remediate.DecisionDelivered || fx.Rule != "advice" || len(fx.Options) == 0 {
+			t.Errorf("fix %s (%s): decision %s, options %v: want advice only", fx.Rule, fx.Title, fx.Decision, fx.Options)
+		}
+	}
+	if head, _ := suite.git.Head(context.Background(), a.repo, "main"); head != before {
+		t.Errorf("advice committed %s", head)
+	}
 }
