@@ -15,6 +15,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -711,13 +712,27 @@ func waitService(t *testing.T, ns string, cond func(*corev1.Service) bool) {
 }
 
 // TestRemediateAdviceOnly (issue 8): an Ingress whose class does not
-// exist, a disruption budget that blocks every eviction and a CronJob
-// scheduled on 30 February, delivered by Flux, are diagnosed with their
-// owner; no rule is sure about them, so dot explains, lists options and
-// commits nothing, even with --auto.
+// exist, a disruption budget that blocks every eviction, a CronJob
+// scheduled on 30 February and a Job whose pod exits 1 (kwok's crash-loop
+// stage fails pods with restartPolicy Never), delivered by Flux, are
+// diagnosed with their owner; no rule is sure about them, so dot explains,
+// lists options and commits nothing, even with --auto.
 func TestRemediateAdviceOnly(t *testing.T) {
 	files := ruleRepo(goodImage, map[string]string{
-		"overlays/prod/kustomization.yaml": "resources:\n  - ../../base\n  - ingress.yaml\n  - pdb.yaml\n  - cronjob.yaml\n",
+		"overlays/prod/kustomization.yaml": "resources:\n  - ../../base\n  - ingress.yaml\n  - pdb.yaml\n  - cronjob.yaml\n  - job.yaml\n",
+		"overlays/prod/job.yaml": fmt.Sprintf(`apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: migrate
+          image: %s
+`, crashImage),
 		"overlays/prod/ingress.yaml": `apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
@@ -768,6 +783,18 @@ spec:
 		st := pdb.Status
 		return st.ExpectedPods == 2 && st.CurrentHealthy == 2, fmt.Sprintf("expected %d healthy %d allowed %d", st.ExpectedPods, st.CurrentHealthy, st.DisruptionsAllowed), nil
 	}, "kube-controller-manager")
+	eventually(t, 60*time.Second, "job migrate failed", func(ctx context.Context) (bool, string, error) {
+		var j batchv1.Job
+		if err := suite.client.Get(ctx, client.ObjectKey{Namespace: a.ns, Name: "migrate"}, &j); err != nil {
+			return false, "", err
+		}
+		for _, c := range j.Status.Conditions {
+			if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
+				return true, "", nil
+			}
+		}
+		return false, fmt.Sprintf("active %d failed %d conditions %v", j.Status.Active, j.Status.Failed, j.Status.Conditions), nil
+	}, "kube-controller-manager", "kwok")
 	before, _ := suite.git.Head(context.Background(), a.repo, "main")
 
 	rep := runRemediate(t, 0, "-n", a.ns, "--auto")
@@ -776,7 +803,7 @@ spec:
 	for _, f := range rep.Findings {
 		got[f.ID+" "+f.Object.Kind+"/"+f.Object.Name] = f
 	}
-	for _, k := range []string{"IngressClassMissing Ingress/web", "PDBBlocksDisruption PodDisruptionBudget/web", "CronJobInvalidSchedule CronJob/cleanup"} {
+	for _, k := range []string{"IngressClassMissing Ingress/web", "PDBBlocksDisruption PodDisruptionBudget/web", "CronJobInvalidSchedule CronJob/cleanup", "JobFailed Job/migrate"} {
 		f, ok := got[k]
 		if !ok {
 			t.Errorf("no finding %s in %v", k, findingIDs(rep.Findings))
@@ -786,6 +813,9 @@ spec:
 			t.Errorf("%s: owner %+v, want %s", k, f.Owner, wantOwner)
 		}
 		t.Logf("%s: %s", k, f.Summary)
+	}
+	if f := got["JobFailed Job/migrate"]; !strings.Contains(f.Summary, "BackoffLimitExceeded") || !strings.Contains(f.Summary, "exit code 1): fatal: configuration invalid") {
+		t.Errorf("job finding %q: want the backoff limit and the failed pod's termination", f.Summary)
 	}
 	for _, fx := range rep.Fixes {
 		if fx.Decision == remediate.DecisionDelivered || fx.Rule != "advice" || len(fx.Options) == 0 {

@@ -11,7 +11,8 @@ import (
 // failureStages are kwok Stage files that put selected pods into failure
 // states, so tests can diagnose and fix them: containers whose image
 // contains "e2e-oom" (with a memory limit below 128Mi) are OOMKilled,
-// "e2e-crashloop" crash-loop, "doesnotexist" cannot be pulled,
+// "e2e-crashloop" crash-loop (or, in pods with restartPolicy Never, exit
+// 1 once and fail), "doesnotexist" cannot be pulled,
 // "e2e-notready" never become ready, nor do "e2e-probe" containers whose
 // readiness probe checks a port they do not declare. Each has a weight
 // above the default stages (weight 0) for the pods it selects, so kwok
