@@ -48,8 +48,8 @@ type Snapshot struct {
 	PDBs           []policyv1.PodDisruptionBudget
 	Jobs           []batchv1.Job
 	CronJobs       []batchv1.CronJob
-	// Nodes are the nodes the namespace's pods run on (all nodes, when
-	// listed; cluster-scoped, often forbidden to namespace users).
+	// Nodes are the nodes the namespace's pods run on (cluster-scoped,
+	// often forbidden to namespace users).
 	Nodes []corev1.Node
 	// IngressClassesRead and NodesRead are false when they could not be
 	// listed: the analyses that need them are skipped.
@@ -92,7 +92,6 @@ func LoadSnapshot(ctx context.Context, c client.Reader, namespace string) (*Snap
 		{"poddisruptionbudgets", &policyv1.PodDisruptionBudgetList{}, true, false},
 		{"jobs", &batchv1.JobList{}, true, false},
 		{"cronjobs", &batchv1.CronJobList{}, true, false},
-		{"nodes", &corev1.NodeList{}, true, true},
 		{"configmaps", &corev1.ConfigMapList{}, true, false},
 		{"secrets", &corev1.SecretList{}, true, false},
 	}
@@ -143,8 +142,6 @@ func LoadSnapshot(ctx context.Context, c client.Reader, namespace string) (*Snap
 			s.Jobs = v.Items
 		case *batchv1.CronJobList:
 			s.CronJobs = v.Items
-		case *corev1.NodeList:
-			s.Nodes, s.NodesRead = v.Items, true
 		case *corev1.ConfigMapList:
 			s.ConfigMapsRead = true
 			for _, cm := range v.Items {
@@ -159,8 +156,39 @@ func LoadSnapshot(ctx context.Context, c client.Reader, namespace string) (*Snap
 			}
 		}
 	}
+	if err := s.loadNodes(ctx, c); err != nil {
+		return nil, err
+	}
 	s.sort()
 	return s, nil
+}
+
+// loadNodes reads the nodes the pods run on, one by one: a cluster has
+// many more nodes than a namespace uses.
+func (s *Snapshot) loadNodes(ctx context.Context, c client.Reader) error {
+	s.NodesRead = true
+	seen := map[string]bool{}
+	for _, p := range s.Pods {
+		n := p.Spec.NodeName
+		if n == "" || seen[n] {
+			continue
+		}
+		seen[n] = true
+		var node corev1.Node
+		err := c.Get(ctx, client.ObjectKey{Name: n}, &node)
+		switch {
+		case apierrors.IsNotFound(err):
+			continue // deleted: its pods are being cleaned up
+		case apierrors.IsForbidden(err):
+			s.NodesRead = false
+			s.Notes = append(s.Notes, fmt.Sprintf("cannot read nodes: %v", err))
+			return nil
+		case err != nil:
+			return fmt.Errorf("get node %s: %w", n, err)
+		}
+		s.Nodes = append(s.Nodes, node)
+	}
+	return nil
 }
 
 // SnapshotOf builds a snapshot from objects (typed, or unstructured as
