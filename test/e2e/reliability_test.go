@@ -1,0 +1,120 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dot-ai/dot/pkg/gitops"
+	"github.com/dot-ai/dot/pkg/kube"
+)
+
+// The reliability tests stop and restart components of the local
+// environment, so they are not parallel (parallel tests run after them)
+// and are skipped against an external cluster.
+
+func localEnv(t *testing.T) {
+	t.Helper()
+	if suite.local == nil {
+		t.Skip("needs the local environment (stops and restarts its components)")
+	}
+}
+
+// TestReliabilityAPIServerRestart: the API server is restarted while dot
+// waits for a pushed commit; the wait rides out the outage and succeeds.
+func TestReliabilityAPIServerRestart(t *testing.T) {
+	localEnv(t)
+	a := setupArgoApp(t)
+	ctx := context.Background()
+	gc := gitopsCluster(t)
+	waitDeployment(t, a.ns, replicasAre(2))
+	tr, err := gc.Trace(ctx, anyPod(t, a.ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := webRepo()
+	files["overlays/prod/kustomization.yaml"] = strings.Replace(files["overlays/prod/kustomization.yaml"], "count: 2", "count: 3", 1)
+	sha := push(t, a.repo, files, "scale to 3")
+
+	type result struct {
+		report gitops.SyncReport
+		err    error
+	}
+	done := make(chan result, 1)
+	wctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	defer cancel()
+	start := time.Now()
+	go func() {
+		r, err := gc.Wait(wctx, tr.Owner, sha, gitops.WaitOptions{Objects: []kube.ObjectRef{a.deployment()}})
+		done <- result{r, err}
+	}()
+	time.Sleep(500 * time.Millisecond)
+	rctx, rcancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer rcancel()
+	if err := suite.local.RestartComponent(rctx, "kube-apiserver"); err != nil {
+		t.Fatalf("restart kube-apiserver: %v", err)
+	}
+	t.Logf("kube-apiserver restarted %s after the wait began", time.Since(start).Round(time.Millisecond))
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("wait across an API server restart: %v (report %+v)", r.err, r.report)
+	}
+	if !r.report.Synced || r.report.Health != gitops.HealthHealthy {
+		t.Errorf("report %+v", r.report)
+	}
+	t.Logf("RELIABILITY apiserver-restart: wait succeeded in %s", time.Since(start).Round(time.Millisecond))
+	waitDeployment(t, a.ns, replicasAre(3))
+}
+
+// TestReliabilityControllerStopped: with Argo CD's application-controller
+// stopped, a wait for a pushed commit times out, and the report says the
+// Application is not at the pushed revision.
+func TestReliabilityControllerStopped(t *testing.T) {
+	localEnv(t)
+	a := setupArgoApp(t)
+	ctx := context.Background()
+	gc := gitopsCluster(t)
+	waitDeployment(t, a.ns, replicasAre(2))
+	tr, err := gc.Trace(ctx, anyPod(t, a.ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := suite.git.Head(ctx, a.repo, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ctrl = "argocd-application-controller"
+	if err := suite.local.StopComponent(ctx, ctrl, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := suite.local.StartComponent(sctx, ctrl, 2*time.Second); err != nil {
+			t.Errorf("start %s again: %v", ctrl, err)
+		}
+	})
+	files := webRepo()
+	files["overlays/prod/kustomization.yaml"] = strings.Replace(files["overlays/prod/kustomization.yaml"], "count: 2", "count: 3", 1)
+	sha := push(t, a.repo, files, "scale to 3")
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	report, err := gc.Wait(wctx, tr.Owner, sha, gitops.WaitOptions{Objects: []kube.ObjectRef{a.deployment()}})
+	var we *gitops.WaitError
+	if !errors.As(err, &we) || !we.Timeout {
+		t.Fatalf("err = %v (report %+v), want a WaitError with Timeout", err, report)
+	}
+	msg := err.Error()
+	// Names the Application, the pushed revision, and that the Application
+	// is still at the old one.
+	for _, want := range []string{"Application argocd/" + a.ownerName, sha[:7], "Application at " + old[:7]} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("timeout error does not mention %q: %v", want, err)
+		}
+	}
+	t.Logf("RELIABILITY controller-stopped: %v", err)
+}
