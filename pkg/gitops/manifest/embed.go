@@ -189,9 +189,74 @@ func editBytes(path string, src []byte, ref docRef, ops []fieldOp) ([]byte, erro
 		if emb != nil {
 			sp = emb.mapSplice(sp)
 		}
+		before := src
 		src = applySplice(src, sp)
+		if emb == nil && !op.appendItem && len(src) <= maxCheckedSplice {
+			if err := checkSplice(path, before, src, ref.doc, op); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return src, nil
+}
+
+// maxCheckedSplice bounds the files checkSplice re-parses: decoding a huge
+// file twice per edit costs minutes; those rare files rely on the re-render
+// verification of Plan alone.
+const maxCheckedSplice = 4 << 20
+
+// checkSplice makes the byte-level editor fail closed: after an edit, the
+// document must parse and hold exactly the old value with the one field set
+// (or deleted), and the other documents must be as they were. Byte splicing
+// is exact for the YAML people write; for odd constructs (keys ending in ':',
+// plain scalars with quotes in flow collections) it refuses rather than
+// guess.
+func checkSplice(path string, before, after []byte, doc int, op fieldOp) error {
+	refuse := func(why string) error {
+		return &Error{Err: ErrUnsupported, Op: "edit", File: path, Field: op.path.String(),
+			Detail: "the edit cannot be made safely at the byte level (" + why + "); edit this file by hand"}
+	}
+	bf, err := parseYAMLFile(path, before)
+	if err != nil || doc >= len(bf.docs) {
+		return nil // nothing to compare against
+	}
+	var bv any
+	if bf.docs[doc].root.Decode(&bv) != nil {
+		return nil
+	}
+	if bv, err = normalizeValue(bv); err != nil {
+		return nil
+	}
+	af, err := parseYAMLFile(path, after)
+	if err != nil {
+		return refuse("the result does not parse")
+	}
+	if len(af.docs) != len(bf.docs) {
+		return refuse("the number of documents changed")
+	}
+	var av any
+	if af.docs[doc].root.Decode(&av) != nil {
+		return refuse("the result does not decode")
+	}
+	if av, err = normalizeValue(av); err != nil {
+		return refuse("the result does not decode")
+	}
+	var want any
+	if op.del {
+		want = deletePathModel(deepCopy(bv), op.path)
+	} else {
+		nv, err := normalizeValue(op.value)
+		if err != nil {
+			return nil
+		}
+		if want, err = setPathModel(deepCopy(bv), op.path, nv); err != nil {
+			return nil
+		}
+	}
+	if !valuesEqual(av, want) {
+		return refuse("other fields would change")
+	}
+	return nil
 }
 
 // invalidUTF8 finds a string in v (a scalar, map or list value) that is not

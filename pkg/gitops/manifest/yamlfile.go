@@ -273,7 +273,7 @@ func (f *yamlFile) span(c *yamlChunk, n *yaml.Node, ctx nodeCtx) (int, int, erro
 		}
 		return s, e, nil
 	}
-	return s, s, fmt.Errorf("unsupported node kind %d", n.Kind)
+	return s, s, fmt.Errorf("%w: node kind %d", ErrUnsupported, n.Kind)
 }
 
 func isEmptyNull(n *yaml.Node) bool {
@@ -330,7 +330,7 @@ func (f *yamlFile) matchBracket(off int) (int, error) {
 			}
 		}
 	}
-	return 0, fmt.Errorf("unterminated flow collection at line %d", f.lineOf(off))
+	return 0, fmt.Errorf("%w: cannot find the end of the flow collection at line %d", ErrUnsupported, f.lineOf(off))
 }
 
 // quotedEnd returns the offset just past the closing quote of the scalar
@@ -348,7 +348,7 @@ func (f *yamlFile) quotedEnd(off int, q byte) (int, error) {
 			return i + 1, nil
 		}
 	}
-	return 0, fmt.Errorf("unterminated quoted scalar at line %d", f.lineOf(off))
+	return 0, fmt.Errorf("%w: cannot find the end of the quoted scalar at line %d", ErrUnsupported, f.lineOf(off))
 }
 
 // scalarEnd returns the end of the scalar whose text (properties included)
