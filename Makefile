@@ -61,6 +61,31 @@ testbin: ## build the local environment's binaries (etcd, kube-*, kwok, Flux, Ar
 bench: testbin ## benchmarks against their baselines (hack/bench.sh, ~10 min); writes docs/benchmarks.md
 	hack/bench.sh
 
+# Short form of the reliability suite (docs/reliability.md): git faults and
+# concurrent writers, hostile inputs, then API-server restart and stopped
+# controller on the local environment (RELIABILITY_E2E=0 skips those).
+# DOT_RELIABILITY_RUNS=N runs N updates per git fault (default 12). Full
+# go test -v output goes to $(RELIABILITY_LOG); the summary lines are shown.
+RELIABILITY_E2E ?= 1
+RELIABILITY_LOG ?= $(CURDIR)/bin/reliability.log
+RELIABILITY_SHOW := '^(\s*--- |ok |FAIL|panic)|RELIABILITY'
+.PHONY: reliability
+reliability: ## reliability suite, short form (git faults, concurrent writers, hostile inputs, restarts; ~4 min)
+	@mkdir -p $(dir $(RELIABILITY_LOG)); : > $(RELIABILITY_LOG)
+	@echo "reliability: git faults and concurrent writers (pkg/gitops/repo)"
+	@$(GO) test -count=1 -timeout 10m -v -run '^(TestReliabilityFaults|TestUpdateConcurrentGoroutines|TestUpdateConcurrentProcesses|TestUpdateGivesUpWithClearErrorAndRemoteUntouched)$$' \
+		./pkg/gitops/repo/ >> $(RELIABILITY_LOG) 2>&1; rc=$$?; grep -E $(RELIABILITY_SHOW) $(RELIABILITY_LOG); exit $$rc
+	@echo "reliability: hostile inputs (pkg/gitops/manifest, pkg/gitops)"
+	@$(GO) test -count=1 -timeout 10m -v -run '^TestHostileInputs$$' ./pkg/gitops/manifest/ ./pkg/gitops/ > $(RELIABILITY_LOG).2 2>&1; rc=$$?; \
+		cat $(RELIABILITY_LOG).2 >> $(RELIABILITY_LOG); grep -E $(RELIABILITY_SHOW) $(RELIABILITY_LOG).2; rm -f $(RELIABILITY_LOG).2; exit $$rc
+	@if [ "$(RELIABILITY_E2E)" != 0 ]; then \
+		echo "reliability: API server restart and stopped controller (test/e2e, local environment)"; \
+		$(MAKE) --no-print-directory testbin || exit 1; \
+		DOT_TESTBIN="$$(hack/testbin.sh --print-dir)" $(GO) test -tags e2e -count=1 -timeout 20m -v -run '^TestReliability' ./test/e2e/ \
+			> $(RELIABILITY_LOG).3 2>&1; rc=$$?; cat $(RELIABILITY_LOG).3 >> $(RELIABILITY_LOG); \
+		grep -E $(RELIABILITY_SHOW) $(RELIABILITY_LOG).3; rm -f $(RELIABILITY_LOG).3; exit $$rc; \
+	fi
+
 lint: fmt vet staticcheck ## gofmt check, go vet, staticcheck
 
 fmt:
