@@ -177,6 +177,17 @@ func decideArgo(in argoInput, st *decideState, match matchFunc) decision {
 	if !rev.applied {
 		d.startSync = wantSync && !(rev.seen && synced)
 		d.progress = fmt.Sprintf("waiting for %s: Application at %s (%s)", want, orNone(flux.Short(rev.observed)), orUnknown(s.Sync.Status))
+		if s.ReconciledAt == nil || !s.ReconciledAt.Time.After(since) {
+			// Nothing compared the Application after the wait began
+			// (reconciledAt has whole seconds; the second the wait began
+			// counts as before): at a timeout this points at the controller
+			// rather than the commit.
+			last := "has never reconciled the Application"
+			if s.ReconciledAt != nil {
+				last = "has not reconciled the Application since " + s.ReconciledAt.UTC().Format(time.RFC3339) + ", when the wait began or before"
+			}
+			r.Messages = append(r.Messages, "the Argo CD application-controller "+last+"; if this lasts, check that it is running")
+		}
 		if rev.hydrating != "" {
 			d.progress = rev.hydrating
 		}

@@ -143,6 +143,7 @@ func TestDecideArgo(t *testing.T) {
 			fixture:      "argo/old-revision.yaml",
 			want:         verdictPending,
 			wantProgress: "waiting for 3f78685: Application at 89e6c98 (Synced)",
+			wantMessage:  "application-controller has not reconciled the Application since 2026-11-21T09:57:31Z, when the wait began or before",
 			check: func(t *testing.T, d decision) {
 				if d.report.Synced || d.report.AppliedRevision != shaBefore || d.startSync || d.refresh {
 					t.Errorf("decision = %+v", d)
@@ -163,6 +164,11 @@ func TestDecideArgo(t *testing.T) {
 			mutate:       func(a *argocd.Application) { a.Status.Sync.Revision = shaAfter },
 			want:         verdictPending,
 			wantProgress: "waiting for 3f78685",
+			check: func(t *testing.T, d decision) {
+				if containsSub(d.report.Messages, "application-controller") {
+					t.Errorf("controller blamed although it reconciled after the wait began: %q", d.report.Messages)
+				}
+			},
 		},
 		{
 			name:         "health assessed before the sync finished is not trusted",
