@@ -9,8 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/dot-ai/dot/pkg/gitops"
 	"github.com/dot-ai/dot/pkg/kube"
+	"github.com/dot-ai/dot/test/e2e/cluster"
 )
 
 // The reliability tests stop and restart components of the local
@@ -119,18 +123,25 @@ func TestReliabilityControllerStopped(t *testing.T) {
 	sha := push(t, a.repo, files, "scale to 3")
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	waitBegan := time.Now()
 	report, err := gc.Wait(wctx, tr.Owner, sha, gitops.WaitOptions{Objects: []kube.ObjectRef{a.deployment()}})
 	var we *gitops.WaitError
 	if !errors.As(err, &we) || !we.Timeout {
 		t.Fatalf("err = %v (report %+v), want a WaitError with Timeout", err, report)
 	}
 	msg := err.Error()
-	// Names the Application, the pushed revision, and that the Application
-	// is still at the old one.
-	for _, want := range []string{"Application argocd/" + a.ownerName, sha[:7], "Application at " + old[:7]} {
+	// Names the Application, the pushed revision, that the Application is
+	// still at the old one, and the controller that did not reconcile it.
+	for _, want := range []string{"Application argocd/" + a.ownerName, sha[:7], "Application at " + old[:7], "application-controller has not reconciled the Application"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("timeout error does not mention %q: %v", want, err)
 		}
+	}
+	app := &unstructured.Unstructured{}
+	app.SetGroupVersionKind(applicationGVK)
+	if gerr := suite.client.Get(ctx, client.ObjectKey{Namespace: cluster.ArgoCDNamespace, Name: a.ownerName}, app); gerr == nil {
+		ra, _, _ := unstructured.NestedString(app.Object, "status", "reconciledAt")
+		t.Logf("status.reconciledAt %s, wait began %s", ra, waitBegan.UTC().Format(time.RFC3339Nano))
 	}
 	t.Logf("RELIABILITY controller-stopped: %v", err)
 }
