@@ -469,34 +469,9 @@ func benchGitOpsApp(b *testing.B, kind string) *benchApp {
 	}
 	switch kind {
 	case "flux":
-		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git-auth", Namespace: a.ns},
-			StringData: map[string]string{"username": gitUser, "password": gitPassword}}
-		gr := &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: a.ns}, Spec: sourcev1.GitRepositorySpec{
-			URL: repoURLForCluster(a.repo), Reference: &sourcev1.GitRepositoryRef{Branch: "main"},
-			Interval: metav1.Duration{Duration: 10 * time.Minute}, SecretRef: &meta.LocalObjectReference{Name: "git-auth"}}}
-		ks := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: a.ns}, Spec: kustomizev1.KustomizationSpec{
-			Interval: metav1.Duration{Duration: 10 * time.Minute}, Path: "./overlays/prod", Prune: true, Wait: true,
-			Timeout: &metav1.Duration{Duration: time.Minute}, TargetNamespace: a.ns,
-			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "web"}}}
-		for _, o := range []client.Object{secret, gr, ks} {
-			if err := suite.client.Create(ctx, o); err != nil {
-				b.Fatalf("create %T: %v", o, err)
-			}
-		}
+		createAll(b, fluxOwner(a.ns, a.repo, time.Minute)...)
 	case "argocd":
-		app := &unstructured.Unstructured{}
-		app.SetGroupVersionKind(applicationGVK)
-		app.SetNamespace(cluster.ArgoCDNamespace)
-		app.SetName(a.ns)
-		app.Object["spec"] = map[string]any{
-			"project":     "default",
-			"source":      map[string]any{"repoURL": repoURLForCluster(a.repo), "path": "overlays/prod", "targetRevision": "main"},
-			"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": a.ns},
-			"syncPolicy":  map[string]any{"automated": map[string]any{"prune": true, "selfHeal": true}},
-		}
-		if err := suite.client.Create(ctx, app); err != nil {
-			b.Fatal(err)
-		}
+		createAll(b, argoApplication(a.ns, a.ns, a.repo))
 	}
 	if err := pollUntil(2*time.Minute, func(ctx context.Context) (bool, string, error) { return a.applied(ctx, sha, 2) }); err != nil {
 		b.Fatalf("%s app at the first commit: %v", kind, err)

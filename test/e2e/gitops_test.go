@@ -80,51 +80,69 @@ func (a *gitopsApp) deployment() kube.ObjectRef {
 
 func setupFluxApp(t *testing.T) *gitopsApp {
 	t.Helper()
-	ctx := context.Background()
 	a := &gitopsApp{kind: "flux", ns: newNamespace(t, "dot-flux"), ownerName: "web"}
 	var sha string
 	a.repo, sha = newRepo(t, "dot-flux", webRepo())
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git-auth", Namespace: a.ns},
-		StringData: map[string]string{"username": gitUser, "password": gitPassword}}
-	gr := &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: a.ns}, Spec: sourcev1.GitRepositorySpec{
-		URL: repoURLForCluster(a.repo), Reference: &sourcev1.GitRepositoryRef{Branch: "main"},
-		Interval: metav1.Duration{Duration: 10 * time.Minute}, SecretRef: &meta.LocalObjectReference{Name: "git-auth"}}}
-	ks := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: a.ns}, Spec: kustomizev1.KustomizationSpec{
-		Interval: metav1.Duration{Duration: 10 * time.Minute}, Path: "./overlays/prod", Prune: true, Wait: true,
-		Timeout: &metav1.Duration{Duration: time.Minute}, TargetNamespace: a.ns,
-		SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "web"}}}
-	for _, o := range []client.Object{secret, gr, ks} {
-		if err := suite.client.Create(ctx, o); err != nil {
-			t.Fatalf("create %T: %v", o, err)
-		}
-	}
+	objs := fluxOwner(a.ns, a.repo, time.Minute)
+	createAll(t, objs...)
+	ks := objs[2].(*kustomizev1.Kustomization)
 	waitKustomizationApplied(t, ks, sha)
 	return a
 }
 
 func setupArgoApp(t *testing.T) *gitopsApp {
 	t.Helper()
-	ctx := context.Background()
 	a := &gitopsApp{kind: "argocd", ns: newNamespace(t, "dot-argo")}
 	a.ownerName = a.ns
 	var sha string
 	a.repo, sha = newRepo(t, "dot-argo", webRepo())
-	app := &unstructured.Unstructured{}
-	app.SetGroupVersionKind(applicationGVK)
-	app.SetName(a.ownerName)
-	app.SetNamespace(cluster.ArgoCDNamespace)
-	app.Object["spec"] = map[string]any{
-		"project":     "default",
-		"source":      map[string]any{"repoURL": repoURLForCluster(a.repo), "path": "overlays/prod", "targetRevision": "main"},
-		"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": a.ns},
-		"syncPolicy":  map[string]any{"automated": map[string]any{"prune": true, "selfHeal": true}},
-	}
-	if err := suite.client.Create(ctx, app); err != nil {
-		t.Fatal(err)
-	}
+	app := argoApplication(a.ownerName, a.ns, a.repo)
+	createAll(t, app)
 	t.Cleanup(func() { suite.client.Delete(context.Background(), app) })
 	waitAppSynced(t, a.ownerName, sha, true)
 	return a
+}
+
+// fluxOwner returns what deploys repo's overlays/prod into ns with Flux: the
+// basic-auth Secret, a GitRepository and a Kustomization (wait: true, with
+// the given health-check timeout), in that order.
+func fluxOwner(ns, repo string, timeout time.Duration) []client.Object {
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git-auth", Namespace: ns},
+		StringData: map[string]string{"username": gitUser, "password": gitPassword}}
+	gr := &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}, Spec: sourcev1.GitRepositorySpec{
+		URL: repoURLForCluster(repo), Reference: &sourcev1.GitRepositoryRef{Branch: "main"},
+		Interval: metav1.Duration{Duration: 10 * time.Minute}, SecretRef: &meta.LocalObjectReference{Name: "git-auth"}}}
+	ks := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}, Spec: kustomizev1.KustomizationSpec{
+		Interval: metav1.Duration{Duration: 10 * time.Minute}, Path: "./overlays/prod", Prune: true, Wait: true,
+		Timeout: &metav1.Duration{Duration: timeout}, TargetNamespace: ns,
+		SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "web"}}}
+	return []client.Object{secret, gr, ks}
+}
+
+// argoApplication returns an Argo CD Application named name that deploys
+// repo's overlays/prod into ns with automated sync (prune, self-heal).
+func argoApplication(name, ns, repo string) *unstructured.Unstructured {
+	app := &unstructured.Unstructured{}
+	app.SetGroupVersionKind(applicationGVK)
+	app.SetName(name)
+	app.SetNamespace(cluster.ArgoCDNamespace)
+	app.Object["spec"] = map[string]any{
+		"project":     "default",
+		"source":      map[string]any{"repoURL": repoURLForCluster(repo), "path": "overlays/prod", "targetRevision": "main"},
+		"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": ns},
+		"syncPolicy":  map[string]any{"automated": map[string]any{"prune": true, "selfHeal": true}},
+	}
+	return app
+}
+
+// createAll creates the objects, failing the test or benchmark on error.
+func createAll(tb testing.TB, objs ...client.Object) {
+	tb.Helper()
+	for _, o := range objs {
+		if err := suite.client.Create(context.Background(), o); err != nil {
+			tb.Fatalf("create %T %s: %v", o, o.GetName(), err)
+		}
+	}
 }
 
 func setupUnmanagedApp(t *testing.T) *gitopsApp {

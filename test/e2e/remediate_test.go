@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -20,12 +19,10 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dot-ai/dot/pkg/gitops"
 	"github.com/dot-ai/dot/pkg/remediate"
-	"github.com/dot-ai/dot/test/e2e/cluster"
 )
 
 // The failure images: the local environment's kwok stages (see
@@ -87,43 +84,18 @@ spec:
 // returns once the Deployment exists; it may be broken.
 func setupShopApp(t *testing.T, kind string, files map[string]string) *gitopsApp {
 	t.Helper()
-	ctx := context.Background()
 	a := &gitopsApp{kind: kind, ns: newNamespace(t, "dot-rem-"+kind), ownerName: "web"}
 	var sha string
 	a.repo, sha = newRepo(t, "dot-rem-"+kind, files)
 	switch kind {
 	case "flux":
-		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git-auth", Namespace: a.ns},
-			StringData: map[string]string{"username": gitUser, "password": gitPassword}}
-		gr := &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: a.ns}, Spec: sourcev1.GitRepositorySpec{
-			URL: repoURLForCluster(a.repo), Reference: &sourcev1.GitRepositoryRef{Branch: "main"},
-			Interval: metav1.Duration{Duration: 10 * time.Minute}, SecretRef: &meta.LocalObjectReference{Name: "git-auth"}}}
 		// wait: true, as teams run it: the Kustomization is Ready only when
 		// the Deployment is healthy.
-		ks := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: a.ns}, Spec: kustomizev1.KustomizationSpec{
-			Interval: metav1.Duration{Duration: 10 * time.Minute}, Path: "./overlays/prod", Prune: true, Wait: true,
-			Timeout: &metav1.Duration{Duration: 20 * time.Second}, TargetNamespace: a.ns,
-			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "web"}}}
-		for _, o := range []client.Object{secret, gr, ks} {
-			if err := suite.client.Create(ctx, o); err != nil {
-				t.Fatalf("create %T: %v", o, err)
-			}
-		}
+		createAll(t, fluxOwner(a.ns, a.repo, 20*time.Second)...)
 	case "argocd":
 		a.ownerName = a.ns
-		app := &unstructured.Unstructured{}
-		app.SetGroupVersionKind(applicationGVK)
-		app.SetName(a.ownerName)
-		app.SetNamespace(cluster.ArgoCDNamespace)
-		app.Object["spec"] = map[string]any{
-			"project":     "default",
-			"source":      map[string]any{"repoURL": repoURLForCluster(a.repo), "path": "overlays/prod", "targetRevision": "main"},
-			"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": a.ns},
-			"syncPolicy":  map[string]any{"automated": map[string]any{"prune": true, "selfHeal": true}},
-		}
-		if err := suite.client.Create(ctx, app); err != nil {
-			t.Fatal(err)
-		}
+		app := argoApplication(a.ownerName, a.ns, a.repo)
+		createAll(t, app)
 		t.Cleanup(func() { suite.client.Delete(context.Background(), app) })
 		waitAppSynced(t, a.ownerName, sha, false)
 	default:
