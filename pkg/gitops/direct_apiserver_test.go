@@ -43,6 +43,7 @@ func TestDirectAPIServer(t *testing.T) {
 	t.Run("CreateCRDAndResource", h.testCRD)
 	t.Run("FieldRemoval", h.testRemoval)
 	t.Run("StaleWriteRetried", h.testStale)
+	t.Run("AtomicStructKeepsOtherFields", h.testAtomic)
 	t.Run("WaitHealthy", h.testWaitHealthy)
 	t.Run("WaitFailedAndTimeout", h.testWaitFailed)
 }
@@ -200,6 +201,39 @@ func (h *apiHelper) testSet(t *testing.T) {
 	}
 	if res[0].Status != directUnchanged || h.get(t, ns, "web").ResourceVersion != rv {
 		t.Errorf("repeat: status %s, resourceVersion %s -> %s", res[0].Status, rv, h.get(t, ns, "web").ResourceVersion)
+	}
+}
+
+// testAtomic sets one field inside atomic structs and maps (an env
+// source's configMapKeyRef, the pod's nodeSelector): the apply replaces them
+// whole, so their other fields must survive because dot sends them along.
+func (h *apiHelper) testAtomic(t *testing.T) {
+	ns := h.namespace(t)
+	h.deployment(t, ns, func(d *appsv1.Deployment) {
+		d.Spec.Template.Spec.NodeSelector = map[string]string{"disk": "ssd", "zone": "a"}
+		d.Spec.Template.Spec.Containers[0].Env = append(d.Spec.Template.Spec.Containers[0].Env, corev1.EnvVar{Name: "LEVEL",
+			ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}, Key: "level", Optional: ptr.To(true)}}})
+	}, "other")
+	_, _, err := h.deliver(t, DirectOptions{NoWait: true}, Change{Object: deployRef(ns), Action: ActionSet, Fields: []FieldChange{
+		{Path: "spec.template.spec.containers[name=web].env[name=LEVEL].valueFrom.configMapKeyRef.name", Value: "cfg2", Expect: "cfg"},
+		{Path: "spec.template.spec.nodeSelector.disk", Value: "hdd", Expect: "ssd"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := h.get(t, ns, "web")
+	var ref *corev1.ConfigMapKeySelector
+	for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "LEVEL" && e.ValueFrom != nil {
+			ref = e.ValueFrom.ConfigMapKeyRef
+		}
+	}
+	if ref == nil || ref.Name != "cfg2" || ref.Key != "level" || ref.Optional == nil || !*ref.Optional {
+		t.Errorf("configMapKeyRef = %+v, want name cfg2 with key level and optional kept", ref)
+	}
+	if got := d.Spec.Template.Spec.NodeSelector; got["disk"] != "hdd" || got["zone"] != "a" || len(got) != 2 {
+		t.Errorf("nodeSelector = %v, want disk=hdd zone=a", got)
 	}
 }
 

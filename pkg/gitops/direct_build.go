@@ -225,6 +225,14 @@ func setInBody(gk string, body, live map[string]any, p manifest.FieldPath, v any
 			} else {
 				cur = nil
 			}
+			if m, ok := cur.(map[string]any); ok && i < len(p)-1 && atomicMap(p[:i+1]) && !copied[out.String()] {
+				// An atomic struct or map is replaced whole by an apply:
+				// send it whole, from live, with the edit inside it.
+				if _, err := manifest.SetField(body, out, manifest.DeepCopy(m)); err != nil {
+					return err
+				}
+				copied[out.String()] = true
+			}
 			continue
 		}
 		keys := listKeys(gk, p[:i])
@@ -311,6 +319,28 @@ func setInBody(gk string, body, live map[string]any, p manifest.FieldPath, v any
 	}
 	return nil
 }
+
+// atomicMap reports whether the map at p (ending in a key) is atomic for
+// server-side apply (x-kubernetes-map-type: atomic): an apply that sets one
+// field inside it replaces all of it, so the body must carry all of it. These
+// are the selectors and references of the built-in types; for a custom
+// resource whose schema dot does not know, sending a selector whole is still
+// correct, if broader.
+func atomicMap(p manifest.FieldPath) bool {
+	if len(p) == 0 {
+		return false
+	}
+	name := p[len(p)-1].Key
+	if atomicSelectors[name] {
+		return true
+	}
+	return len(p) >= 2 && p[len(p)-2].IsKey() && p[len(p)-2].Key == "valueFrom" && atomicEnvSources[name]
+}
+
+var (
+	atomicSelectors  = map[string]bool{"selector": true, "labelSelector": true, "namespaceSelector": true, "podSelector": true, "nodeSelector": true}
+	atomicEnvSources = map[string]bool{"configMapKeyRef": true, "secretKeyRef": true, "fieldRef": true, "resourceFieldRef": true, "fileKeyRef": true}
+)
 
 func e2s(e manifest.PathElem) string { return manifest.FieldPath{e}.String() }
 

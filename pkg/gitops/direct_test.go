@@ -76,6 +76,29 @@ spec:
   - {name: a, v: 1}
   - {name: b, v: 1}
 `)}
+	deployRef := &unstructured.Unstructured{Object: directYAML(t, `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: prod}
+spec:
+  template:
+    spec:
+      nodeSelector: {disk: ssd, zone: a}
+      containers:
+      - name: web
+        image: nginx
+        env:
+        - name: LEVEL
+          valueFrom:
+            configMapKeyRef: {name: cfg, key: level, optional: true}
+`)}
+	svcSel := &unstructured.Unstructured{Object: directYAML(t, `
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: prod}
+spec:
+  selector: {app: web, tier: front}
+`)}
 	cases := []struct {
 		name  string
 		live  *unstructured.Unstructured
@@ -129,6 +152,18 @@ spec:
 		{name: "custom resource list is sent whole", live: custom,
 			field: FieldChange{Path: "spec.items[name=b].v", Value: 2},
 			want:  `spec: {items: [{name: a, v: 1}, {name: b, v: 2}]}`},
+		{name: "atomic env source is sent whole", live: deployRef,
+			field: FieldChange{Path: "spec.template.spec.containers[name=web].env[name=LEVEL].valueFrom.configMapKeyRef.name", Value: "cfg2"},
+			want:  `spec: {template: {spec: {containers: [{name: web, env: [{name: LEVEL, valueFrom: {configMapKeyRef: {name: cfg2, key: level, optional: true}}}]}]}}}`},
+		{name: "atomic selector is sent whole", live: deployRef,
+			field: FieldChange{Path: "spec.template.spec.nodeSelector.disk", Value: "hdd"},
+			want:  `spec: {template: {spec: {nodeSelector: {disk: hdd, zone: a}}}}`},
+		{name: "service selector is sent whole", live: svcSel,
+			field: FieldChange{Path: "spec.selector.app", Value: "web2"},
+			want:  `spec: {selector: {app: web2, tier: front}}`},
+		{name: "atomic map set whole is the value", live: svcSel,
+			field: FieldChange{Path: "spec.selector", Value: map[string]any{"app": "x"}},
+			want:  `spec: {selector: {app: x}}`},
 		{name: "missing position", live: deploy,
 			field: FieldChange{Path: "spec.template.spec.containers[5].image", Value: "x"}, err: "no item [5]"},
 		{name: "missing item by a field that is not the key", live: deploy,
