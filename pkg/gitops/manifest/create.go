@@ -434,45 +434,14 @@ func removeDocument(file string, src []byte, doc int) ([]byte, bool, error) {
 // compareByRef checks that two renderings hold the same objects, except
 // the one named skip (created or removed).
 func (s *session) compareByRef(before, after *rendering, wsB, wsA *workspace, skip kube.ObjectRef) (problems, collateral []string, err error) {
-	changed := changedFiles(wsB, wsA)
-	pick := func(rd *rendering, ws *workspace) (map[string]*renderedObject, error) {
-		out := map[string]*renderedObject{}
-		var need []*renderedObject
-		for _, o := range rd.objects {
-			if objKey(o.ref) == objKey(skip) {
-				continue
-			}
-			if !s.r.kustomize && !changed[o.file] {
-				continue
-			}
-			out[objKey(o.ref)] = o
-			if o.obj == nil {
-				need = append(need, o)
-			}
-		}
-		if len(need) > 0 {
-			if err := decodePlain(ws, need); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
-	}
-	b, err := pick(before, wsB)
+	key := func(o *renderedObject) string { return objKey(o.ref) }
+	b, a, keys, err := s.pairUp(before, after, wsB, wsA, key, func(o *renderedObject, changed bool) bool {
+		return key(o) != objKey(skip) && (s.r.kustomize || changed)
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := pick(after, wsA)
-	if err != nil {
-		return nil, nil, err
-	}
-	keys := map[string]bool{}
-	for k := range b {
-		keys[k] = true
-	}
-	for k := range a {
-		keys[k] = true
-	}
-	for _, k := range sortedKeys(keys) {
+	for _, k := range keys {
 		bo, ao := b[k], a[k]
 		switch {
 		case bo == nil:

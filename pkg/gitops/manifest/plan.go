@@ -494,49 +494,20 @@ func (s *session) commitLeaf(res *EditResult, o *renderedObject, l leaf, ws *wor
 // (other changes are returned as collateral).
 func (s *session) compare(before, after *rendering, wsB, wsA *workspace, target *renderedObject,
 	expect func(map[string]any) (map[string]any, error)) (problems, collateral []string, err error) {
-	changed := changedFiles(wsB, wsA)
 	key := func(o *renderedObject) string {
 		if o.file != "" {
 			return fmt.Sprintf("%s#%d#%d", o.file, o.doc, o.item)
 		}
 		return objKey(o.ref)
 	}
-	pick := func(rd *rendering, ws *workspace) (map[string]*renderedObject, error) {
-		out := map[string]*renderedObject{}
-		var need []*renderedObject
-		for _, o := range rd.objects {
-			if !s.r.kustomize && !changed[o.file] && key(o) != key(target) {
-				continue
-			}
-			out[key(o)] = o
-			if o.obj == nil {
-				need = append(need, o)
-			}
-		}
-		if len(need) > 0 {
-			if err := decodePlain(ws, need); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
-	}
-	b, err := pick(before, wsB)
-	if err != nil {
-		return nil, nil, err
-	}
-	a, err := pick(after, wsA)
-	if err != nil {
-		return nil, nil, err
-	}
 	tk := key(target)
-	keys := map[string]bool{}
-	for k := range b {
-		keys[k] = true
+	b, a, keys, err := s.pairUp(before, after, wsB, wsA, key, func(o *renderedObject, changed bool) bool {
+		return s.r.kustomize || changed || key(o) == tk
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	for k := range a {
-		keys[k] = true
-	}
-	for _, k := range sortedKeys(keys) {
+	for _, k := range keys {
 		bo, ao := b[k], a[k]
 		switch {
 		case bo == nil:
@@ -562,6 +533,47 @@ func (s *session) compare(before, after *rendering, wsB, wsA *workspace, target 
 		}
 	}
 	return problems, collateral, nil
+}
+
+// pairUp gives the objects of two renderings that want selects (changed:
+// the object's file differs between the two workspaces), decoded and by
+// key, and the sorted union of their keys.
+func (s *session) pairUp(before, after *rendering, wsB, wsA *workspace, key func(*renderedObject) string,
+	want func(o *renderedObject, changed bool) bool) (b, a map[string]*renderedObject, keys []string, err error) {
+	changed := changedFiles(wsB, wsA)
+	pick := func(rd *rendering, ws *workspace) (map[string]*renderedObject, error) {
+		out := map[string]*renderedObject{}
+		var need []*renderedObject
+		for _, o := range rd.objects {
+			if !want(o, changed[o.file]) {
+				continue
+			}
+			out[key(o)] = o
+			if o.obj == nil {
+				need = append(need, o)
+			}
+		}
+		if len(need) > 0 {
+			if err := decodePlain(ws, need); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	if b, err = pick(before, wsB); err != nil {
+		return nil, nil, nil, err
+	}
+	if a, err = pick(after, wsA); err != nil {
+		return nil, nil, nil, err
+	}
+	all := map[string]bool{}
+	for k := range b {
+		all[k] = true
+	}
+	for k := range a {
+		all[k] = true
+	}
+	return b, a, sortedKeys(all), nil
 }
 
 func describeObj(o *renderedObject) string {
