@@ -8,6 +8,7 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -559,11 +560,20 @@ func decideKustomization(in fluxInput, st *decideState, match matchFunc) decisio
 	}
 	if in.token != "" && ks.Status.LastHandledReconcileAt != in.token {
 		d.progress = "waiting for kustomize-controller to handle the reconcile request"
+		// At a timeout this points at the controller rather than the commit.
+		r.Messages = append(r.Messages, fmt.Sprintf("the Flux kustomize-controller has not handled the reconcile request made at %s (last handled: %s); if this lasts, check that it is running",
+			in.token, orNone(ks.Status.LastHandledReconcileAt)))
 		return d
 	}
 	if !applied.ok {
 		d.pollOthers = true
 		d.progress = fmt.Sprintf("waiting for %s: applied %s, source at %s", want, orNone(shortRev(ks.Status.LastAppliedRevision)), sourceRevision(in.source))
+		// kustomize-controller acts on a new source revision at once, unless
+		// a dependency holds the Kustomization back (its Ready message says so).
+		if in.source != nil && match(in.source.revision).ok && !attempted.ok && rd.Reason != meta.DependencyNotReadyReason {
+			r.Messages = append(r.Messages, fmt.Sprintf("the Flux kustomize-controller has not attempted %s, which %s has; if this lasts, check that it is running",
+				shortRev(in.source.revision), in.source.ref))
+		}
 		return d
 	}
 	if !rd.IsReady() {

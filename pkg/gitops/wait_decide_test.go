@@ -630,13 +630,66 @@ func TestDecideKustomization(t *testing.T) {
 		{
 			name: "our request not handled yet", ks: "flux/ks-ready.yaml", token: "2026-11-21T10:00:30Z",
 			want: verdictPending, wantProgress: "waiting for kustomize-controller to handle the reconcile request",
+			wantMessage: "the Flux kustomize-controller has not handled the reconcile request made at 2026-11-21T10:00:30Z (last handled: " +
+				fixtureToken + "); if this lasts, check that it is running",
 		},
 		{
 			name: "still at the commit before", ks: "flux/ks-behind.yaml", source: "flux/gitrepository.yaml",
 			want: verdictPending, wantProgress: "waiting for 3f78685: applied main@sha1:89e6c98, source at main@sha1:3f78685",
+			// The source has our commit and kustomize-controller has not
+			// even attempted it: the controller is named.
+			wantMessage: "the Flux kustomize-controller has not attempted main@sha1:3f78685, which GitRepository flux-system/flux-system has; if this lasts, check that it is running",
 			check: func(t *testing.T, d decision) {
 				if d.report.Synced || !d.pollOthers {
 					t.Errorf("decision = %+v", d)
+				}
+			},
+		},
+		{
+			name: "source not at our commit yet: the controller is not blamed", ks: "flux/ks-behind.yaml", source: "flux/gitrepository.yaml",
+			mutateSrc: func(s *fluxSource) { s.revision = "main@sha1:" + shaBefore },
+			want:      verdictPending, wantProgress: "waiting for 3f78685: applied main@sha1:89e6c98, source at main@sha1:89e6c98",
+			check: func(t *testing.T, d decision) {
+				if containsSub(d.report.Messages, "kustomize-controller") {
+					t.Errorf("controller blamed although the source is behind: %q", d.report.Messages)
+				}
+			},
+		},
+		{
+			name: "a dependency holds the Kustomization back: the controller is not blamed", ks: "flux/ks-behind.yaml", source: "flux/gitrepository.yaml",
+			mutateKS: func(ks *kustomizev1.Kustomization) {
+				ks.Status.Conditions[0].Status = metav1.ConditionFalse
+				ks.Status.Conditions[0].Reason = "DependencyNotReady"
+				ks.Status.Conditions[0].Message = "dependency 'flux-system/infra' is not ready"
+			},
+			want: verdictPending, wantMessage: "dependency 'flux-system/infra' is not ready",
+			check: func(t *testing.T, d decision) {
+				if containsSub(d.report.Messages, "kustomize-controller") {
+					t.Errorf("controller blamed although a dependency holds it back: %q", d.report.Messages)
+				}
+			},
+		},
+		{
+			name: "our commit attempted, not applied yet: the controller is not blamed", ks: "flux/ks-behind.yaml", source: "flux/gitrepository.yaml",
+			mutateKS: func(ks *kustomizev1.Kustomization) {
+				ks.Status.LastAttemptedRevision = "main@sha1:" + shaOurs
+				ks.Status.Conditions[0].Status = metav1.ConditionUnknown
+				ks.Status.Conditions[0].Reason = "Progressing"
+				ks.Status.Conditions[0].Message = "Reconciliation in progress"
+			},
+			want: verdictPending, wantProgress: "waiting for 3f78685",
+			check: func(t *testing.T, d decision) {
+				if containsSub(d.report.Messages, "kustomize-controller") {
+					t.Errorf("controller blamed although it attempted our commit: %q", d.report.Messages)
+				}
+			},
+		},
+		{
+			name: "request handled: no word about the controller", ks: "flux/ks-ready.yaml", token: fixtureToken,
+			want: verdictDone,
+			check: func(t *testing.T, d decision) {
+				if containsSub(d.report.Messages, "kustomize-controller") {
+					t.Errorf("controller named although it handled the request: %q", d.report.Messages)
 				}
 			},
 		},
