@@ -43,8 +43,9 @@ By default each fix is shown with its plan and delivered only after approval
 the reason. --dry-run shows the diagnosis and the plans only.
 
 An LLM is optional: with DOT_LLM_PROVIDER=openai (any OpenAI-compatible
-endpoint: DOT_LLM_BASE_URL, DOT_LLM_MODEL, DOT_LLM_API_KEY or
-OPENAI_API_KEY), findings no rule covers are sent to the model with names,
+endpoint) or DOT_LLM_PROVIDER=anthropic, DOT_LLM_MODEL, DOT_LLM_BASE_URL
+(a local server or gateway) and DOT_LLM_API_KEY (else OPENAI_API_KEY or
+ANTHROPIC_API_KEY), findings no rule covers are sent to the model with names,
 namespaces, label values and secret-looking values masked. Its answer is a
 typed patch checked against the live object and delivered like any fix,
 with a confidence of at most 0.6 and a risk of at least medium (so --auto

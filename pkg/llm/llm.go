@@ -68,17 +68,21 @@ var ErrRefused = errors.New("the model refused to answer")
 
 // Settings configure a provider; FromEnv reads them from DOT_LLM_*.
 type Settings struct {
-	// Provider is "openai" (any OpenAI-compatible endpoint).
+	// Provider is "openai" (any OpenAI-compatible endpoint) or
+	// "anthropic" (Anthropic's Messages API).
 	Provider string
 	Model    string
-	// BaseURL is the API base, e.g. http://localhost:11434/v1 for Ollama.
+	// BaseURL is the API base, e.g. http://localhost:11434/v1 for Ollama
+	// or a gateway in front of Anthropic.
 	BaseURL string
 	APIKey  string
 }
 
 // FromEnv returns the provider configured by DOT_LLM_PROVIDER,
-// DOT_LLM_MODEL, DOT_LLM_BASE_URL and DOT_LLM_API_KEY (or OPENAI_API_KEY),
-// or nil when DOT_LLM_PROVIDER is not set.
+// DOT_LLM_MODEL, DOT_LLM_BASE_URL and DOT_LLM_API_KEY, or nil when
+// DOT_LLM_PROVIDER is not set. Without DOT_LLM_API_KEY the provider's own
+// variable is used: ANTHROPIC_API_KEY for anthropic, OPENAI_API_KEY for
+// the others (never one provider's key for the other).
 func FromEnv(getenv func(string) string) (Provider, error) {
 	s := Settings{
 		Provider: strings.ToLower(getenv("DOT_LLM_PROVIDER")),
@@ -90,7 +94,11 @@ func FromEnv(getenv func(string) string) (Provider, error) {
 		return nil, nil
 	}
 	if s.APIKey == "" {
-		s.APIKey = getenv("OPENAI_API_KEY")
+		if s.Provider == "anthropic" {
+			s.APIKey = getenv("ANTHROPIC_API_KEY")
+		} else {
+			s.APIKey = getenv("OPENAI_API_KEY")
+		}
 	}
 	return New(s)
 }
@@ -103,6 +111,16 @@ func New(s Settings) (Provider, error) {
 			return nil, fmt.Errorf("llm provider %s: DOT_LLM_MODEL is required", s.Provider)
 		}
 		return NewOpenAI(s), nil
+	case "anthropic":
+		if s.Model == "" {
+			return nil, fmt.Errorf("llm provider %s: DOT_LLM_MODEL is required", s.Provider)
+		}
+		// Anthropic's API needs a key; a gateway (DOT_LLM_BASE_URL) may
+		// authenticate otherwise.
+		if s.APIKey == "" && s.BaseURL == "" {
+			return nil, fmt.Errorf("llm provider %s: DOT_LLM_API_KEY or ANTHROPIC_API_KEY is required", s.Provider)
+		}
+		return NewAnthropic(s), nil
 	}
-	return nil, fmt.Errorf("llm provider %q: want openai (any OpenAI-compatible endpoint: set DOT_LLM_BASE_URL)", s.Provider)
+	return nil, fmt.Errorf("llm provider %q: want openai (any OpenAI-compatible endpoint: set DOT_LLM_BASE_URL) or anthropic", s.Provider)
 }

@@ -112,7 +112,8 @@ func TestFromEnv(t *testing.T) {
 	}{
 		{env: nil, wantNil: true},
 		{env: map[string]string{"DOT_LLM_PROVIDER": "openai"}, wantErr: "DOT_LLM_MODEL is required"},
-		{env: map[string]string{"DOT_LLM_PROVIDER": "anthropic", "DOT_LLM_MODEL": "x"}, wantErr: `llm provider "anthropic"`},
+		{env: map[string]string{"DOT_LLM_PROVIDER": "anthropic", "DOT_LLM_MODEL": "x", "ANTHROPIC_API_KEY": "k"}},
+		{env: map[string]string{"DOT_LLM_PROVIDER": "gemini", "DOT_LLM_MODEL": "x"}, wantErr: `llm provider "gemini"`},
 		{env: map[string]string{"DOT_LLM_PROVIDER": "Ollama", "DOT_LLM_MODEL": "llama3.1", "DOT_LLM_BASE_URL": "http://localhost:11434/v1"}},
 	} {
 		p, err := FromEnv(func(k string) string { return tc.env[k] })
