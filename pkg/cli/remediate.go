@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -21,13 +22,15 @@ type RemediateOptions struct {
 	maxRisk       *enumValue
 	MinConfidence float64
 	VerifyTimeout time.Duration
+	// Query is the problem in words (--query, or an argument with spaces).
+	Query string
 }
 
 func newRemediateCmd(cfg *Config) *cobra.Command {
 	var o DeliveryOptions
 	ro := RemediateOptions{maxRisk: newEnum(string(remediate.RiskLow), string(remediate.RiskLow), string(remediate.RiskMedium), string(remediate.RiskHigh))}
 	cmd := &cobra.Command{
-		Use:   "remediate [<kind>/<name> | <pod>]",
+		Use:   `remediate [<kind>/<name> | <pod> | "<problem in words>"]`,
 		Short: "Diagnose a failing workload (or every object of a namespace), fix it through Git or server-side apply, and verify",
 		Long: `Diagnose a failing workload with deterministic analyzers, explain the root
 cause with evidence, propose minimal fixes (each with a risk and a confidence),
@@ -36,6 +39,19 @@ when Argo CD or Flux owns the object, server-side apply otherwise), then re-run
 the analyzers until the problems are gone.
 
 Without an object, every object of the namespace (-n) is diagnosed.
+
+The problem can be said in words: an argument with spaces (or --query) such
+as "checkout in shop keeps crashing" is resolved, without an LLM, to one
+object: the namespace (-n, else "in namespace X", "X namespace", "ns X" or an
+existing namespace the text names, else all namespaces), the kind words
+(deployment, pod, service, ingress, job, cronjob, pvc, hpa, node, ...) and
+the objects whose names match the other words (exact, prefix or suffix at a
+'-', substring, then up to two edits). Symptom words (crash, oom, pull,
+pending, 503, tls, ...) prefer, among equally good matches, those with
+matching findings. The report says what the text was resolved to and why.
+When several objects stay equally good, or none matches, nothing is
+diagnosed and dot exits 2, listing the candidates as <kind>/<name> -n <ns>
+or the words it tried.
 
 By default each fix is shown with its plan and delivered only after approval
 (--yes approves all). With --auto, the fixes within --max-risk and
@@ -52,12 +68,20 @@ with a confidence of at most 0.6 and a risk of at least medium (so --auto
 with the default bounds never applies it).
 
 Exit codes: 0 nothing to fix or all delivered fixes verified; 1 problems
-remain after delivery (see verification); 4 dry run with fixes pending;
+remain after delivery (see verification); 2 usage, or a problem in words
+that names no object or several equally well; 4 dry run with fixes pending;
 7 declined; 3, 5, 6 as for dot op.`,
 		Example: `  dot remediate deployment/web -n shop --dry-run
   dot remediate pod/web-7d9c5b8f6-2xkqp -n shop --yes
-  dot remediate -n shop --auto --max-risk medium --min-confidence 0.8 -o json`,
-		Args: cobra.MaximumNArgs(2),
+  dot remediate -n shop --auto --max-risk medium --min-confidence 0.8 -o json
+  dot remediate "checkout in shop keeps crashing" --dry-run
+  dot remediate --query "my ingress for web returns 503" -n shop`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 2 {
+				return fmt.Errorf("want <kind>/<name>, <kind> <name>, or the problem in words as one quoted argument (\"checkout in shop keeps crashing\"); got %d arguments", len(args))
+			}
+			return nil
+		},
 	}
 	addDeliveryFlags(cmd, &o)
 	f := cmd.Flags()
@@ -65,9 +89,14 @@ remain after delivery (see verification); 4 dry run with fixes pending;
 	f.Var(ro.maxRisk, "max-risk", "with --auto: the highest risk of a fix to deliver")
 	f.Float64Var(&ro.MinConfidence, "min-confidence", 0.8, "with --auto: the lowest confidence (0..1) of a fix to deliver")
 	f.DurationVar(&ro.VerifyTimeout, "verify-timeout", 2*time.Minute, "how long to re-run the analyzers after delivery until the problems are gone")
+	f.StringVar(&ro.Query, "query", "", `the problem in words, e.g. "checkout in shop keeps crashing" (same as one argument with spaces)`)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if ro.MinConfidence < 0 || ro.MinConfidence > 1 {
 			return &UsageError{fmt.Errorf("--min-confidence %v: want a number from 0 to 1", ro.MinConfidence)}
+		}
+		query, err := queryArg(args, ro.Query, cmd.Flags().Changed("query"))
+		if err != nil {
+			return err
 		}
 		ctx, cancel := cfg.commandContext(cmd)
 		defer cancel()
@@ -76,13 +105,32 @@ remain after delivery (see verification); 4 dry run with fixes pending;
 			return err
 		}
 		var target remediate.Target
-		if len(args) == 0 {
+		var resolved *remediate.Resolution
+		switch {
+		case query != "":
+			ns, explicit, err := cfg.KubeFlags.ToRawKubeConfigLoader().Namespace()
+			if err != nil {
+				return fmt.Errorf("namespace from kubeconfig: %w", err)
+			}
+			q := remediate.Query{Text: query, DefaultNamespace: ns}
+			if explicit {
+				q.Namespace = ns
+			}
+			cfg.Progress.Start("resolving %q", query)
+			resolved, err = resolveQuery(ctx, &remediate.Config{Client: gc.Client}, q)
+			if err != nil {
+				cfg.Progress.Fail("cannot resolve %q", query)
+				return err
+			}
+			cfg.Progress.Done("resolved %q to %s", query, resolved)
+			target = resolved.Target()
+		case len(args) == 0:
 			ns, _, err := cfg.KubeFlags.ToRawKubeConfigLoader().Namespace()
 			if err != nil {
 				return fmt.Errorf("namespace from kubeconfig: %w", err)
 			}
 			target.Namespace = ns
-		} else {
+		default:
 			ref, err := cfg.resolveObject(args, clients.Mapper)
 			if err != nil {
 				return err
@@ -123,7 +171,7 @@ remain after delivery (see verification); 4 dry run with fixes pending;
 			return runErr
 		}
 		cfg.Progress.Done("diagnosed %s: %d finding(s), %d fix(es)", rep.Target, len(rep.Findings), len(rep.Fixes))
-		if err := printResult(cfg.Streams.Out, o.out.Format(), &RemediationReport{Report: rep}); err != nil {
+		if err := printResult(cfg.Streams.Out, o.out.Format(), &RemediationReport{Report: rep, Resolution: resolved}); err != nil {
 			return err
 		}
 		return runErr
@@ -144,12 +192,66 @@ func (c *Config) approveFix(fix *remediate.Fix, plan *gitops.Plan) error {
 	return nil
 }
 
-// RemediationReport renders a remediate.Report.
+// queryArg returns the problem in words, "" when the arguments name an
+// object: --query, or one argument with white space in it.
+func queryArg(args []string, flag string, flagSet bool) (string, error) {
+	spaced := -1
+	for i, a := range args {
+		if strings.ContainsAny(a, " \t\n") {
+			spaced = i
+		}
+	}
+	switch {
+	case flagSet && strings.TrimSpace(flag) == "":
+		return "", &UsageError{fmt.Errorf("--query: want the problem in words, got an empty text")}
+	case flagSet && len(args) > 0:
+		return "", &UsageError{fmt.Errorf("--query and the argument %q: give the problem in words or an object, not both", strings.Join(args, " "))}
+	case flagSet:
+		return flag, nil
+	case spaced >= 0 && len(args) > 1:
+		return "", &UsageError{fmt.Errorf("%q: the problem in words must be the only argument (quote the whole sentence)", args[spaced])}
+	case spaced == 0:
+		return args[0], nil
+	}
+	return "", nil
+}
+
+// resolveQuery resolves the problem in words; a text that names no object,
+// or several equally well, is a usage error: the user reruns with a more
+// precise text or one of the candidates.
+func resolveQuery(ctx context.Context, c *remediate.Config, q remediate.Query) (*remediate.Resolution, error) {
+	res, err := c.Resolve(ctx, q)
+	var qe *remediate.QueryError
+	if errors.As(err, &qe) {
+		return nil, &UsageError{err}
+	}
+	return res, err
+}
+
+// RemediationReport renders a remediate.Report, and how the problem in
+// words was resolved when it was given so.
 type RemediationReport struct {
 	*remediate.Report
+	Resolution *remediate.Resolution `json:"resolution,omitempty"`
 }
 
 func (r *RemediationReport) writeTable(w io.Writer) error {
+	if q := r.Resolution; q != nil {
+		fmt.Fprintf(w, "Query %q: %s\n", q.Query, q)
+		for _, why := range q.Reasons {
+			fmt.Fprintf(w, "  - %s\n", why)
+		}
+		var also []string
+		for _, c := range q.Candidates {
+			if q.Object == nil || c.Object != *q.Object {
+				also = append(also, c.String())
+			}
+		}
+		if len(also) > 0 {
+			fmt.Fprintf(w, "  also matched: %s\n", strings.Join(also, ", "))
+		}
+		fmt.Fprintln(w)
+	}
 	n := len(r.Findings)
 	fmt.Fprintf(w, "Diagnosis of %s: %d finding(s)\n", r.Target, n)
 	if n == 0 {
