@@ -84,6 +84,8 @@ func ingressClassFinding(s *Snapshot, ing *networkingv1.Ingress) (Finding, bool)
 // ingressBackend is one service backend of an Ingress and where it is.
 type ingressBackend struct {
 	where string
+	// field is the path of the backend's service name in the Ingress.
+	field string
 	svc   *networkingv1.IngressServiceBackend
 }
 
@@ -91,18 +93,19 @@ type ingressBackend struct {
 func ingressBackends(ing *networkingv1.Ingress) []ingressBackend {
 	var out []ingressBackend
 	if b := ing.Spec.DefaultBackend; b != nil && b.Service != nil {
-		out = append(out, ingressBackend{"defaultBackend", b.Service})
+		out = append(out, ingressBackend{"defaultBackend", "spec.defaultBackend.service.name", b.Service})
 	}
-	for _, r := range ing.Spec.Rules {
+	for i, r := range ing.Spec.Rules {
 		if r.HTTP == nil {
 			continue
 		}
-		for _, p := range r.HTTP.Paths {
+		for j, p := range r.HTTP.Paths {
 			if p.Backend.Service == nil {
 				continue
 			}
 			where := fmt.Sprintf("host %s path %s", orDefault(r.Host, "*"), orDefault(p.Path, "/"))
-			out = append(out, ingressBackend{where, p.Backend.Service})
+			field := fmt.Sprintf("spec.rules[%d].http.paths[%d].backend.service.name", i, j)
+			out = append(out, ingressBackend{where, field, p.Backend.Service})
 		}
 	}
 	return out
@@ -128,7 +131,7 @@ func ingressBackendFindings(s *Snapshot, ing *networkingv1.Ingress) []Finding {
 		seen[k] = true
 		svc := s.service(b.svc.Name)
 		f := Finding{ID: FindingIngressBackend, Object: ref, Severity: SeverityCritical,
-			Facts: map[string]string{"service": b.svc.Name, "port": port}}
+			Facts: map[string]string{"service": b.svc.Name, "port": port, "field": b.field}}
 		switch {
 		case svc == nil:
 			f.Summary = fmt.Sprintf("backend service %q (%s) does not exist", b.svc.Name, b.where)
@@ -185,13 +188,14 @@ func ingressTLSFindings(s *Snapshot, ing *networkingv1.Ingress) []Finding {
 	}
 	ref := refTo(gvIngress, ing.Namespace, ing.Name)
 	var out []Finding
-	for _, t := range ing.Spec.TLS {
+	for i, t := range ing.Spec.TLS {
 		if t.SecretName == "" {
 			continue // the controller's default certificate, by choice
 		}
 		keys, ok := s.Secrets[t.SecretName]
 		hosts := orDefault(strings.Join(t.Hosts, ", "), "all hosts")
-		f := Finding{ID: FindingIngressTLS, Object: ref, Severity: SeverityWarning, Facts: map[string]string{"secret": t.SecretName},
+		f := Finding{ID: FindingIngressTLS, Object: ref, Severity: SeverityWarning,
+			Facts:  map[string]string{"secret": t.SecretName, "field": fmt.Sprintf("spec.tls[%d].secretName", i)},
 			Detail: "Without a usable TLS Secret the ingress controller serves its default (self-signed) certificate for these hosts, so clients reject the connection. The Secret is often created by cert-manager: check its Certificate."}
 		switch {
 		case !ok:

@@ -11,6 +11,10 @@
 //     object, with the evidence it was concluded from (container states,
 //     conditions, events, spec fields), and, when Argo CD or Flux delivers the
 //     object, its owner and source.
+//   - Config.Resolve turns a problem in words ("checkout in shop keeps
+//     crashing") into a Target, deterministically: namespace, kind and
+//     symptom words, names matched against the objects that exist; it
+//     lists the candidates instead of guessing when several match equally.
 //   - Propose runs the fix rules: each rule maps one kind of finding to a
 //     minimal gitops.ChangeSet with a risk level, a confidence and an
 //     explanation, or, when no rule is sure, to an explanation and options
@@ -25,7 +29,9 @@
 //     change with a server-side dry run, delivers it through the gitops
 //     Deliverer (Git when an owner exists, server-side apply otherwise), then
 //     re-runs the analyzers on the same objects until the findings are gone
-//     or the verification time runs out.
+//     or the verification time runs out. Findings that get advice only are
+//     located in their owner's source (the file:line of the field they are
+//     about, else of the object), read from a shallow clone.
 //
 // Nothing here prints: results are data (Diagnosis, Fix, Report) that the
 // CLI renders. No network access other than the Kubernetes API and Git is

@@ -161,6 +161,9 @@ func (r *Remediation) Run(ctx context.Context, t Target) (*Report, error) {
 		}
 		rep.Fixes = append(rep.Fixes, fr)
 	}
+	if r.Deliverer != nil {
+		r.locateAdvised(ctx, rep)
+	}
 	if len(delivered) > 0 && !r.NoVerify {
 		v, err := r.verify(ctx, d.Stable(), d.Findings, delivered)
 		rep.Verification = v

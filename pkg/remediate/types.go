@@ -94,7 +94,8 @@ type OwnerInfo struct {
 	Sync   string `json:"sync,omitempty"`
 	Health string `json:"health,omitempty"`
 	// File is the file:line that defines the changed field, known once a
-	// fix has been planned.
+	// fix has been planned; for a finding that gets advice only, where the
+	// field it is about (else the object) is defined in the source.
 	File string `json:"file,omitempty"`
 }
 
