@@ -90,6 +90,48 @@ func taintEvidence(n *corev1.Node) []Evidence {
 	return []Evidence{ev("spec", refTo(gvNode, "", n.Name), nil, "taints %s", strings.Join(ts, ", "))}
 }
 
+// blameNodes points an unavailable workload's finding at the NotReady
+// nodes its pods are bound to: they are the cause (reported as
+// NodeNotReady), and no pod finding would say so — a pod on a node whose
+// kubelet is gone keeps its last status, or none.
+func (s *Snapshot) blameNodes(f *Finding) {
+	if !s.NodesRead {
+		return
+	}
+	var names []string
+	for _, p := range s.podsOf(f.Object) {
+		n := s.node(p.Spec.NodeName)
+		if n == nil || slices.Contains(names, n.Name) {
+			continue
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status != corev1.ConditionTrue {
+				names = append(names, n.Name)
+				f.Evidence = append(f.Evidence, ev("condition", refTo(gvNode, "", n.Name), &c.LastTransitionTime,
+					"pod %s is bound to node %s: Ready=%s (%s)", p.Name, n.Name, c.Status, orUnknown(c.Reason)))
+			}
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	f.Summary += fmt.Sprintf(": its pods are on NotReady node %s", strings.Join(names, ", "))
+	f.Detail = "The pods are bound to nodes that are NotReady (see NodeNotReady): they do not run, or are not served, until the node recovers or they are evicted and scheduled elsewhere. Fix or drain the node; nothing in the workload is wrong."
+	if f.Facts == nil {
+		f.Facts = map[string]string{}
+	}
+	f.Facts["notReadyNodes"] = strings.Join(names, ",")
+}
+
+func (s *Snapshot) node(name string) *corev1.Node {
+	for i := range s.Nodes {
+		if s.Nodes[i].Name == name {
+			return &s.Nodes[i]
+		}
+	}
+	return nil
+}
+
 // nodesOf returns the nodes the given pods run on.
 func (s *Snapshot) nodesOf(pods []string) []string {
 	var out []string

@@ -51,6 +51,7 @@ func (workloadAnalyzer) Analyze(s *Snapshot) []Finding {
 			if d.Status.AvailableReplicas == 0 {
 				f.Severity = SeverityCritical
 			}
+			s.blameNodes(&f)
 			out = append(out, f)
 		}
 	}
@@ -84,6 +85,7 @@ func (workloadAnalyzer) Analyze(s *Snapshot) []Finding {
 			if st.Status.ReadyReplicas == 0 {
 				f.Severity = SeverityCritical
 			}
+			s.blameNodes(&f)
 			out = append(out, f)
 		}
 	}
@@ -91,10 +93,12 @@ func (workloadAnalyzer) Analyze(s *Snapshot) []Finding {
 		ds := &s.DaemonSets[i]
 		ref := refTo(gvDaemonSet, ds.Namespace, ds.Name)
 		if ds.Status.ObservedGeneration >= ds.Generation && (ds.Status.NumberUnavailable > 0 || ds.Status.NumberMisscheduled > 0) {
-			out = append(out, Finding{ID: FindingUnavailable, Object: ref, Severity: SeverityWarning,
+			f := Finding{ID: FindingUnavailable, Object: ref, Severity: SeverityWarning,
 				Summary:  fmt.Sprintf("%d of %d daemon pods unavailable", ds.Status.NumberUnavailable, ds.Status.DesiredNumberScheduled),
 				Detail:   "Some nodes do not run an available daemon pod; the pod findings name the cause.",
-				Evidence: []Evidence{ev("status", ref, nil, "desired %d, available %d, unavailable %d, misscheduled %d", ds.Status.DesiredNumberScheduled, ds.Status.NumberAvailable, ds.Status.NumberUnavailable, ds.Status.NumberMisscheduled)}})
+				Evidence: []Evidence{ev("status", ref, nil, "desired %d, available %d, unavailable %d, misscheduled %d", ds.Status.DesiredNumberScheduled, ds.Status.NumberAvailable, ds.Status.NumberUnavailable, ds.Status.NumberMisscheduled)}}
+			s.blameNodes(&f)
+			out = append(out, f)
 		}
 	}
 	return out
