@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,6 +57,8 @@ type decision struct {
 	// startSync asks the loop to start the Argo CD sync the caller wanted,
 	// now that no other operation runs.
 	startSync bool
+	// forceSync starts it even with automated sync on (WaitOptions.Recreated).
+	forceSync bool
 	// pollOthers is set when the decision depends on objects the watch on the
 	// owner does not cover (sources, parents, edited objects).
 	pollOthers bool
@@ -120,6 +123,8 @@ type argoInput struct {
 	// refreshPending is true while the refresh annotation is still set (the
 	// controller has not processed the last request).
 	refreshPending bool
+	// recreated is WaitOptions.Recreated.
+	recreated []kube.ObjectRef
 }
 
 func decideArgo(in argoInput, st *decideState, match matchFunc) decision {
@@ -148,8 +153,15 @@ func decideArgo(in argoInput, st *decideState, match matchFunc) decision {
 	// Argo CD's own components is not the Application's failure.
 	since := in.start.Truncate(time.Second)
 	comparedOurs := rev.seen && s.ReconciledAt != nil && !s.ReconciledAt.Time.Before(since)
+	recreate := len(in.recreated) > 0
 	for _, c := range s.Conditions {
 		if !argocd.IsFailureCondition(c.Type) || argocd.TransientConditionMessage(c.Message) {
+			continue
+		}
+		if recreate && c.Type == argocd.ConditionSyncError {
+			// Automated sync refusing to retry the attempt that failed
+			// before the objects were deleted; the operation state below
+			// tells whether the revision applies now.
 			continue
 		}
 		fresh := c.LastTransitionTime != nil && !c.LastTransitionTime.Time.Before(since)
@@ -165,12 +177,20 @@ func decideArgo(in argoInput, st *decideState, match matchFunc) decision {
 		// app.Operation set means a new operation (dot's own) replaces this
 		// one; its state is not ours to judge yet.
 		if anyRevisionMatches(op.Revisions(), match) {
+			if recreate && !in.syncStarted {
+				// Most likely the attempt on the immutable field before the
+				// delete; automated sync will not retry it: one sync of
+				// dot's own tells.
+				d.startSync, d.forceSync = true, true
+				d.progress = fmt.Sprintf("the sync at %s failed before %s was recreated (%s); starting a sync", want, refList(in.recreated), op.Message)
+				return d
+			}
 			msg := fmt.Sprintf("sync operation %s at %s: %s", op.Phase, want, op.Message)
 			return argoFail(&d, msg)
 		}
 	}
 
-	if msg, ok := retryingRejected(op, match); ok {
+	if msg, ok := retryingRejected(op, match, in.recreated); ok {
 		return argoFail(&d, fmt.Sprintf("sync operation at %s keeps failing (attempt %d): %s", want, op.RetryCount+1, msg))
 	}
 
@@ -473,6 +493,9 @@ type fluxInput struct {
 	// token is the reconcile request to see handled ("" to skip the check).
 	token string
 	want  string
+	// recreate is set when objects were deleted for the controller to
+	// create again (WaitOptions.Recreated).
+	recreate bool
 	// wantObjects is how many edited objects must be Current; objects are
 	// those objects once fetched (objectsFetched).
 	wantObjects    int
@@ -545,6 +568,12 @@ func decideKustomization(in fluxInput, st *decideState, match matchFunc) decisio
 	if in.source != nil && in.source.suspended {
 		return suspendedDecision(d, in.source.ref.String(), fluxCLIKind(in.source.ref.GroupVersionKind.Kind), in.source.ref.Namespace, in.source.ref.Name)
 	}
+	if in.recreate && in.token != "" && ks.Status.LastHandledReconcileAt != in.token {
+		// A failure at the revision from before the objects were deleted
+		// (the immutable field) says nothing about applying it now.
+		d.progress = "waiting for kustomize-controller to handle the reconcile request (it creates the recreated objects)"
+		return d
+	}
 	applied := match(ks.Status.LastAppliedRevision)
 	attempted := match(ks.Status.LastAttemptedRevision)
 	noteMatch(r, applied, attempted)
@@ -561,8 +590,11 @@ func decideKustomization(in fluxInput, st *decideState, match matchFunc) decisio
 	if in.token != "" && ks.Status.LastHandledReconcileAt != in.token {
 		d.progress = "waiting for kustomize-controller to handle the reconcile request"
 		// At a timeout this points at the controller rather than the commit.
-		r.Messages = append(r.Messages, fmt.Sprintf("the Flux kustomize-controller has not handled the reconcile request made at %s (last handled: %s); if this lasts, check that it is running",
-			in.token, orNone(ks.Status.LastHandledReconcileAt)))
+		last := "it has handled none"
+		if ks.Status.LastHandledReconcileAt != "" {
+			last = "the last it handled was made at " + ks.Status.LastHandledReconcileAt
+		}
+		r.Messages = append(r.Messages, fmt.Sprintf("the Flux kustomize-controller has not handled the reconcile request made at %s (%s); if this lasts, check that it is running", in.token, last))
 		return d
 	}
 	if !applied.ok {
@@ -954,13 +986,19 @@ var permanentRejections = []string{"is invalid", "Invalid value", "admission web
 // rejected for good (e.g. a negative replica count). Waiting for the retries
 // to run out would end in a timeout; the controller's message is the answer.
 // Attempts that failed for other reasons fail the wait after three retries.
-func retryingRejected(op *argocd.OperationState, match matchFunc) (string, bool) {
+//
+// Failures of recreated objects are left out: the retry after their delete
+// creates them.
+func retryingRejected(op *argocd.OperationState, match matchFunc, recreated []kube.ObjectRef) (string, bool) {
 	if op == nil || op.Phase != argocd.OperationRunning || op.RetryCount < 1 || op.SyncResult == nil ||
 		!anyRevisionMatches(op.Revisions(), match) {
 		return "", false
 	}
 	for _, r := range op.SyncResult.Resources {
 		if r.Status != "SyncFailed" {
+			continue
+		}
+		if slices.ContainsFunc(recreated, kube.ObjectRef{Group: r.Group, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}.SameObject) {
 			continue
 		}
 		for _, p := range permanentRejections {
@@ -973,4 +1011,12 @@ func retryingRejected(op *argocd.OperationState, match matchFunc) (string, bool)
 		}
 	}
 	return "", false
+}
+
+func refList(refs []kube.ObjectRef) string {
+	s := make([]string, len(refs))
+	for i, r := range refs {
+		s[i] = r.String()
+	}
+	return strings.Join(s, ", ")
 }

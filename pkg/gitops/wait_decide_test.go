@@ -630,7 +630,7 @@ func TestDecideKustomization(t *testing.T) {
 		{
 			name: "our request not handled yet", ks: "flux/ks-ready.yaml", token: "2026-11-21T10:00:30Z",
 			want: verdictPending, wantProgress: "waiting for kustomize-controller to handle the reconcile request",
-			wantMessage: "the Flux kustomize-controller has not handled the reconcile request made at 2026-11-21T10:00:30Z (last handled: " +
+			wantMessage: "the Flux kustomize-controller has not handled the reconcile request made at 2026-11-21T10:00:30Z (the last it handled was made at " +
 				fixtureToken + "); if this lasts, check that it is running",
 		},
 		{
@@ -683,6 +683,11 @@ func TestDecideKustomization(t *testing.T) {
 					t.Errorf("controller blamed although it attempted our commit: %q", d.report.Messages)
 				}
 			},
+		},
+		{
+			name: "no request handled ever", ks: "flux/ks-ready.yaml", token: "2026-11-21T10:00:30Z",
+			mutateKS: func(ks *kustomizev1.Kustomization) { ks.Status.LastHandledReconcileAt = "" },
+			want:     verdictPending, wantMessage: "has not handled the reconcile request made at 2026-11-21T10:00:30Z (it has handled none)",
 		},
 		{
 			name: "request handled: no word about the controller", ks: "flux/ks-ready.yaml", token: fixtureToken,
