@@ -688,6 +688,7 @@ var fillers = toSet(`a an the my our your their its it this that these those is 
 	returns return returning returned gives give giving says say saying shows show showing
 	please help fix check me i we you they them he she s t ll ve re d m
 	app apps application workload workloads thing things stuff cluster
+	ok okay fine going happening happened hi hey anymore there here
 	namespace namespaces ns`)
 
 func toSet(s string) map[string]bool {
