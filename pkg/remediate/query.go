@@ -48,9 +48,9 @@ type Resolution struct {
 	// and as symptoms.
 	Kinds    []string `json:"kinds,omitempty"`
 	Symptoms []string `json:"symptoms,omitempty"`
-	// Candidates are the objects that matched as well as the chosen one
-	// before the tie-breaks, best first (at most maxListed), the chosen one
-	// included.
+	// Candidates are the objects whose names matched (of the kinds the
+	// query names, if any matched), best first, at most 10, the chosen one
+	// included; Findings are filled in for those a tie-break analyzed.
 	Candidates []Candidate `json:"candidates,omitempty"`
 }
 
