@@ -68,6 +68,22 @@ type Change struct {
 	Revert []string `json:"revert,omitempty"`
 	// Reason is shown in the plan and the commit message.
 	Reason string `json:"reason,omitempty"`
+	// Recreate says that a Set changes fields the API server does not let
+	// change on a live object (a claim's storageClassName, a Job's
+	// template, a Service's clusterIP), so delivery deletes the object and
+	// creates it again from the edited manifest, the way `kubectl replace
+	// --force` or Flux's force apply do. Only with ActionSet. The plan says
+	// so; the delete is conditional on the UID and resourceVersion the plan
+	// read (an object that changed since is never deleted), a bound
+	// PersistentVolumeClaim and an object another controller owns are
+	// refused, and the Result records the old and the new UID.
+	//
+	// Through Git the commit is pushed first; once the owner sees the
+	// commit, the live object is deleted and the owner creates it from the
+	// commit (an Argo CD sync that failed at the commit on the immutable
+	// field is started again, since automated sync does not retry a failed
+	// revision). Directly, the edited object is created by dot.
+	Recreate bool `json:"recreate,omitempty"`
 }
 
 // ChangeSet is what a pipeline hands to delivery.
@@ -90,6 +106,9 @@ func (cs ChangeSet) Validate() error {
 		where := fmt.Sprintf("change %d (%s)", i+1, c.Object)
 		if c.Object.Kind == "" || c.Object.Name == "" {
 			errs = append(errs, where+": object kind and name are required")
+		}
+		if c.Recreate && c.Action != ActionSet {
+			errs = append(errs, where+": only a Set can recreate its object")
 		}
 		switch c.Action {
 		case ActionSet:

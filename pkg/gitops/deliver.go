@@ -112,6 +112,11 @@ func (p *Plan) HasChanges() bool {
 		if g.Diff != "" {
 			return true
 		}
+		for _, c := range g.Changes {
+			if c.Recreate != nil {
+				return true // Git may have the values already, the cluster not
+			}
+		}
 	}
 	for _, d := range p.Direct {
 		if d.Diff != "" || d.Change.Action != ActionSet {
@@ -157,6 +162,10 @@ type PlannedEdit struct {
 	Explain string `json:"explain,omitempty"`
 	// Unchanged is true when the repository already has the values.
 	Unchanged bool `json:"unchanged,omitempty"`
+	// Recreate is set when delivery deletes the live object after the push
+	// so that the owner creates it from the commit (Change.Recreate, and
+	// the live object lacks the values).
+	Recreate *Recreation `json:"recreate,omitempty"`
 }
 
 // Result says what delivery did.
@@ -182,6 +191,11 @@ type GitResult struct {
 	Sync *SyncReport `json:"sync,omitempty"`
 	// Revert is set when --revert-on-failure reverted the commit.
 	Revert *GitResult `json:"revert,omitempty"`
+	// Recreated lists the objects deleted after the push so that the owner
+	// creates them from the commit (Change.Recreate), with the new UID
+	// once the wait saw it. An entry is there as soon as its delete was
+	// attempted.
+	Recreated []Recreation `json:"recreated,omitempty"`
 }
 
 // Deliver plans and applies a change set: the one entry point of the
@@ -251,6 +265,9 @@ func (d *Deliverer) Plan(ctx context.Context, cs ChangeSet) (*Plan, error) {
 	for _, key := range order {
 		gp, err := d.planGroup(ctx, cs, groups[key])
 		if err != nil {
+			return nil, err
+		}
+		if err := d.planRecreations(ctx, gp, plan); err != nil {
 			return nil, err
 		}
 		plan.Git = append(plan.Git, *gp)
@@ -457,7 +474,7 @@ func applyEdits(ctx context.Context, dir string, g *gitGroup) ([]*manifest.EditR
 			var edits []manifest.FieldEdit
 			edits, err = fieldEdits(c)
 			if err == nil {
-				res, err = manifest.Apply(ctx, src, c.Object, edits)
+				res, err = applySet(ctx, src, c.Object, edits)
 			}
 		case ActionDelete:
 			res, err = manifest.Remove(ctx, src, c.Object)
@@ -510,6 +527,43 @@ func manifestSource(dir string, o *Owner, s Source) manifest.Source {
 		ms.DefaultNamespace = s.Namespace
 	}
 	return ms
+}
+
+// applySet edits the fields in the checkout. A field whose compare-and-swap
+// fails because the repository already holds the value the edit writes is
+// done, not a conflict (ErrConflict is a value that is neither the expected
+// nor the new one), as on the direct path: its expectation is dropped and
+// the edit planned again, so that delivering a change a second time (after
+// a push whose later steps failed, or one a teammate made by hand) finds
+// nothing to commit.
+func applySet(ctx context.Context, src manifest.Source, ref kube.ObjectRef, edits []manifest.FieldEdit) (*manifest.EditResult, error) {
+	for range len(edits) + 1 {
+		res, err := manifest.Apply(ctx, src, ref, edits)
+		var me *manifest.Error
+		if err == nil || !errors.Is(err, manifest.ErrConflict) || !errors.As(err, &me) {
+			return res, err
+		}
+		i := slices.IndexFunc(edits, func(e manifest.FieldEdit) bool { return e.Path.String() == me.Field })
+		if i < 0 || !alreadyWritten(edits[i], me) {
+			return res, err
+		}
+		edits = slices.Clone(edits)
+		edits[i].Expect, edits[i].ExpectAbsent = nil, false
+	}
+	return nil, fmt.Errorf("edit %s: compare-and-swap did not settle", ref)
+}
+
+// alreadyWritten reports whether a conflict's actual value is what the edit
+// writes.
+func alreadyWritten(e manifest.FieldEdit, me *manifest.Error) bool {
+	if e.Expect == nil && !e.ExpectAbsent {
+		return false
+	}
+	if e.Delete {
+		return me.Actual == nil && me.Expected != nil // "the field is not set"
+	}
+	want, err := manifest.NormalizeValue(e.Value)
+	return err == nil && me.Actual != nil && manifest.ValuesEqual(want, me.Actual)
 }
 
 func fieldEdits(c Change) ([]manifest.FieldEdit, error) {
@@ -633,6 +687,14 @@ func (d *Deliverer) applyGroup(ctx context.Context, cs ChangeSet, gp GitPlan) (*
 	uo.OnRetry = func(attempt int, err error) {
 		d.Options.emit(owner, "push", fmt.Sprintf("push attempt %d failed, retrying on the new tip: %v", attempt, err))
 	}
+	recs := gp.recreations()
+	if len(recs) > 0 {
+		// The objects to delete after the push must still be the ones the
+		// plan read; otherwise nothing is pushed.
+		if err := d.Cluster.checkRecreations(ctx, recs); err != nil {
+			return nil, err
+		}
+	}
 	d.Options.emit(owner, "push", fmt.Sprintf("committing to %s branch %s", gp.Source.RepoURL, gp.Branch))
 	var edited []*manifest.EditResult
 	ur, err := repo.Update(ctx, opts, uo, func(ctx context.Context, dir string) ([]string, string, error) {
@@ -644,19 +706,48 @@ func (d *Deliverer) applyGroup(ctx context.Context, cs ChangeSet, gp GitPlan) (*
 	if err != nil {
 		return gr, mapRepoErr(err)
 	}
+	commit := ur.Commit
 	if ur.Unchanged {
 		gr.Status = "unchanged"
 		d.Options.emit(owner, "push", "the repository already has these values: nothing to commit")
-		return gr, nil
+		if len(recs) == 0 || gp.Owner == nil {
+			return gr, nil
+		}
+		// An earlier delivery pushed the values but did not get to
+		// recreating the objects: finish that at the tip.
+		commit = ur.Base
+	} else {
+		gr.Status = "configured"
+		d.Options.emit(owner, "push", fmt.Sprintf("pushed %s", short(ur.Commit)))
 	}
-	gr.Status = "configured"
-	d.Options.emit(owner, "push", fmt.Sprintf("pushed %s", short(ur.Commit)))
-	if d.Options.NoWait || gp.Owner == nil {
+	if gp.Owner == nil {
 		return gr, nil // nothing deploys a target path yet: the caller waits
 	}
-	report, werr := d.wait(ctx, gp, ur.Commit, auth, edited)
+	anc := &ancestry{opts: repo.Options{URL: gp.Source.RepoURL, Branch: gp.Branch, Auth: auth, TempDir: d.Options.Git.TempDir, Depth: 200}}
+	defer anc.close()
+	var recreated []kube.ObjectRef
+	if len(recs) > 0 {
+		gr.Recreated = recs
+		if err := d.recreateThroughOwner(ctx, gp, commit, anc.isAncestor, recs); err != nil {
+			return gr, err
+		}
+		for _, r := range recs {
+			recreated = append(recreated, r.Object)
+		}
+		if d.Options.NoWait {
+			// Without a wait, ask the owner to create them now.
+			return gr, d.Cluster.triggerAfterRecreate(ctx, gp.Owner, commit, WaitOptions{Sync: d.Options.Sync, SourceIndexes: []int{gp.Source.Index}, OnEvent: d.Options.OnEvent, Now: d.Options.Now})
+		}
+	}
+	if d.Options.NoWait {
+		return gr, nil
+	}
+	report, werr := d.wait(ctx, gp, commit, anc, edited, recreated)
 	gr.Sync = &report
-	if werr == nil || !d.Options.RevertOnFailure || IsTimeout(werr) && ctx.Err() != nil {
+	if len(recs) > 0 && werr == nil {
+		d.Cluster.recordNewUIDs(ctx, gr.Recreated)
+	}
+	if werr == nil || !d.Options.RevertOnFailure || ur.Unchanged || IsTimeout(werr) && ctx.Err() != nil {
 		return gr, werr
 	}
 	d.Options.emit(owner, "revert", fmt.Sprintf("%v; reverting %s", werr, short(ur.Commit)))
@@ -670,7 +761,7 @@ func (d *Deliverer) applyGroup(ctx context.Context, cs ChangeSet, gp GitPlan) (*
 
 // wait triggers the owner and waits for commit (or a descendant) to be
 // applied and healthy.
-func (d *Deliverer) wait(ctx context.Context, gp GitPlan, commit string, auth repo.Auth, edited []*manifest.EditResult) (SyncReport, error) {
+func (d *Deliverer) wait(ctx context.Context, gp GitPlan, commit string, anc *ancestry, edited []*manifest.EditResult, recreated []kube.ObjectRef) (SyncReport, error) {
 	var objects []kube.ObjectRef
 	for i, e := range edited {
 		// Deleted objects have no health to wait for; the owner's own
@@ -679,12 +770,16 @@ func (d *Deliverer) wait(ctx context.Context, gp GitPlan, commit string, auth re
 			objects = append(objects, e.Object)
 		}
 	}
-	anc := &ancestry{opts: repo.Options{URL: gp.Source.RepoURL, Branch: gp.Branch, Auth: auth, TempDir: d.Options.Git.TempDir, Depth: 200}}
-	defer anc.close()
+	for _, r := range recreated {
+		if !slices.ContainsFunc(objects, r.SameObject) {
+			objects = append(objects, r)
+		}
+	}
 	return d.Cluster.Wait(ctx, gp.Owner, commit, WaitOptions{
 		Sync:          d.Options.Sync,
 		SourceIndexes: []int{gp.Source.Index},
 		Objects:       objects,
+		Recreated:     recreated,
 		IsAncestor:    anc.isAncestor,
 		OnEvent:       d.Options.OnEvent,
 	})

@@ -38,6 +38,8 @@ const (
 	directUnchanged  = "unchanged"
 	directDeleted    = "deleted"
 	directSkipped    = "skipped"
+	// directRecreated: deleted and created again (Change.Recreate).
+	directRecreated = "recreated"
 )
 
 // DirectOptions configure the direct path.
@@ -115,16 +117,21 @@ type DirectPlan struct {
 	Overrides []string `json:"overrides,omitempty"`
 	// Deferred says why the server dry run waits until an earlier change
 	// of the set is applied (its namespace or CRD is created there).
-	Deferred string   `json:"deferred,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
+	Deferred string `json:"deferred,omitempty"`
+	// Recreate is set when the change deletes the object and creates it
+	// again (Change.Recreate, and the live object lacks the values); Diff
+	// then starts with a comment line saying so.
+	Recreate *Recreation `json:"recreate,omitempty"`
+	Warnings []string    `json:"warnings,omitempty"`
 }
 
 // DirectResult is what applying one change directly did.
 type DirectResult struct {
 	Object kube.ObjectRef `json:"object"`
 	Action Action         `json:"action"`
-	// Status is created, configured, unchanged, deleted, or skipped (dry
-	// run; Message says what would happen).
+	// Status is created, configured, unchanged, deleted, recreated
+	// (Change.Recreate: Recreated has both UIDs), or skipped (dry run;
+	// Message says what would happen).
 	Status string `json:"status"`
 	// Health is kstatus in dot's words: Healthy (Current), Progressing
 	// (InProgress), Degraded (Failed), Unknown; "" for deletes.
@@ -133,6 +140,10 @@ type DirectResult struct {
 	// Overrode lists the fields taken over from other field managers, as
 	// "<manager>: <field>".
 	Overrode []string `json:"overrode,omitempty"`
+	// Recreated records the object deleted and created again; set as soon
+	// as the delete was attempted, so a failure after it says what was
+	// deleted.
+	Recreated *Recreation `json:"recreated,omitempty"`
 	// Duration runs from the start of this change's apply to the end of its
 	// wait.
 	Duration time.Duration `json:"duration"`
@@ -151,8 +162,13 @@ type directOp struct {
 	// the server dry run drops when the server defaults them again.
 	removals []manifest.FieldPath
 	extra    map[string]bool
-	// plannedUID is the UID the plan saw (a Delete removes only that one).
+	// plannedUID is the UID the plan saw (a Delete removes only that one);
+	// plannedRV its resourceVersion (a recreate deletes only that one).
 	plannedUID types.UID
+	plannedRV  string
+	// recreate: the Set deletes the object and creates body
+	// (Change.Recreate).
+	recreate bool
 	// expected is the result computed locally.
 	expected map[string]any
 	noop     bool
@@ -215,6 +231,10 @@ func (c *Cluster) PlanDirect(ctx context.Context, changes []Change, opts DirectO
 			if p.Diff, err = renderDiff(p.Object, before, after); err != nil {
 				return nil, err
 			}
+		}
+		if p.Recreate != nil {
+			p.Diff = "# " + p.Recreate.Note() + "\n" + p.Diff
+			p.Warnings = append(p.Warnings, p.Recreate.Note())
 		}
 		plans = append(plans, *p)
 	}
@@ -299,7 +319,7 @@ func (c *Cluster) getLive(ctx context.Context, ref kube.ObjectRef) (*unstructure
 func (c *Cluster) prepare(ctx context.Context, p *DirectPlan, earlier []DirectPlan, argo ArgoSettings, opts DirectOptions) (*directOp, error) {
 	ch := p.Change
 	ref, err := c.resolve(ch)
-	op := &directOp{plan: p, ref: ref, plannedUID: p.UID}
+	op := &directOp{plan: p, ref: ref, plannedUID: p.UID, plannedRV: p.ResourceVersion}
 	p.Object = ref
 	if err != nil {
 		why := ""
@@ -386,6 +406,9 @@ func (op *directOp) prepareSet(opts DirectOptions) error {
 	}
 	if len(op.extra) > 0 {
 		op.noop = false
+	}
+	if op.plan.Change.Recreate {
+		return op.prepareRecreate()
 	}
 	return op.buildSet(opts)
 }
@@ -543,6 +566,9 @@ func (c *Cluster) dryRun(ctx context.Context, op *directOp, opts DirectOptions) 
 		}
 		op.dryResult, op.overrides = res.Object, conflicts
 		return nil
+	}
+	if op.recreate {
+		return c.dryRunRecreate(ctx, op, opts)
 	}
 	if op.noop {
 		op.dryResult = op.live.Object
@@ -751,6 +777,8 @@ func skippedResults(plans []DirectPlan) []DirectResult {
 			msg = "already absent"
 		case p.Change.Action == ActionCreate && !p.Exists:
 			msg = "would create"
+		case p.Recreate != nil:
+			msg = "would delete and create again"
 		case p.Diff != "":
 			msg = "would configure"
 		}
@@ -822,6 +850,9 @@ func (c *Cluster) write(ctx context.Context, op *directOp, res *DirectResult, op
 		}
 		res.Health, res.Message = healthOf(out)
 		return nil
+	}
+	if op.recreate {
+		return c.recreateDirect(ctx, op, res, opts)
 	}
 	if op.noop {
 		res.Status = directUnchanged

@@ -72,7 +72,7 @@ func (c *Cluster) trigger(ctx context.Context, owner *Owner, want string, opts W
 		if err != nil {
 			return res, err
 		}
-		started, why, err := c.startSync(ctx, app, want, opts.SourceIndexes)
+		started, why, err := c.startSync(ctx, app, want, opts.SourceIndexes, false)
 		if err != nil {
 			return res, err
 		}
@@ -147,8 +147,13 @@ func (c *Cluster) requestRefresh(ctx context.Context, key client.ObjectKey) erro
 // patch carries the resourceVersion read, so an operation someone else
 // starts in between is never overwritten: the conflict is reported as "not
 // started" and the caller decides again on fresh state.
-func (c *Cluster) startSync(ctx context.Context, app *argocd.Application, want string, idx []int) (bool, string, error) {
-	if app.AutoSyncEnabled() {
+//
+// force starts it even with automated sync on: after dot recreated objects
+// whose earlier sync at the revision failed, since automated sync does not
+// retry a revision it failed at (as `argocd app sync` would). The
+// operation then prunes as the automated policy does.
+func (c *Cluster) startSync(ctx context.Context, app *argocd.Application, want string, idx []int, force bool) (bool, string, error) {
+	if app.AutoSyncEnabled() && !force {
 		return false, "automated sync is on", nil
 	}
 	if app.OperationPending() {
@@ -167,6 +172,7 @@ func (c *Cluster) startSync(ctx context.Context, app *argocd.Application, want s
 		Username:        SyncUsername,
 		Reason:          reason,
 		ResourceVersion: app.ResourceVersion,
+		Prune:           app.AutoSyncEnabled() && app.Spec.SyncPolicy.Automated.Prune,
 	})
 	if err != nil {
 		return false, "", err

@@ -45,6 +45,15 @@ type WaitOptions struct {
 	// checks. Failed fails the wait at once. Argo CD's own health covers them
 	// (its per-resource state is in the report).
 	Objects []kube.ObjectRef
+	// Recreated are objects delivery deleted so that the controller creates
+	// them again from the revision (Change.Recreate). What the controller
+	// reported about the revision before they were gone is not final: Argo
+	// CD's failed attempts at it (the immutable field) neither fail the
+	// wait nor stop it from starting one sync of its own, even with
+	// automated sync on (automated sync does not retry a revision it
+	// failed at); Flux's failure counts only once it handled the new
+	// reconcile request.
+	Recreated []kube.ObjectRef
 	// IsAncestor lets a descendant of the awaited commit count as applied
 	// (another push may land after ours). nil means the exact commit only.
 	IsAncestor func(ctx context.Context, ancestor, descendant string) (bool, error)
@@ -291,18 +300,22 @@ func (w *waiter) act(ctx context.Context, d decision) error {
 		}
 		w.emit("trigger", "refresh requested (health not assessed since the last operation finished)")
 	}
-	if d.startSync && w.opts.Sync && !w.syncStarted {
+	if d.startSync && (w.opts.Sync || d.forceSync) && !w.syncStarted {
 		app, _, err := w.c.getApplication(ctx, w.c.appKey(w.owner))
 		if err != nil {
 			return err
 		}
-		started, why, err := w.c.startSync(ctx, app, w.want, w.opts.SourceIndexes)
+		started, why, err := w.c.startSync(ctx, app, w.want, w.opts.SourceIndexes, d.forceSync)
 		if err != nil {
 			return err
 		}
 		if started {
 			w.syncStarted = true
-			w.emit("trigger", "sync started"+syncTarget(w.want))
+			msg := "sync started" + syncTarget(w.want)
+			if d.forceSync {
+				msg += " (the sync at it failed before the objects were recreated)"
+			}
+			w.emit("trigger", msg)
 		} else {
 			w.c.log().Debug("sync not started", "owner", w.owner.String(), "why", why)
 		}

@@ -182,7 +182,8 @@ func decideArgo(in argoInput, st *decideState, match matchFunc) decision {
 				// delete; automated sync will not retry it: one sync of
 				// dot's own tells.
 				d.startSync, d.forceSync = true, true
-				d.progress = fmt.Sprintf("the sync at %s failed before %s was recreated (%s); starting a sync", want, refList(in.recreated), op.Message)
+				first, _, _ := strings.Cut(op.Message, "\n")
+				d.progress = fmt.Sprintf("the sync at %s failed before %s was recreated (%s); starting a sync", want, refList(in.recreated), first)
 				return d
 			}
 			msg := fmt.Sprintf("sync operation %s at %s: %s", op.Phase, want, op.Message)

@@ -37,6 +37,7 @@ func (w *waiter) evaluate(ctx context.Context) (decision, error) {
 			syncStarted:    w.syncStarted,
 			sourceIndexes:  w.opts.SourceIndexes,
 			refreshPending: refreshing,
+			recreated:      w.opts.Recreated,
 		}
 		return decideArgo(in, &w.state, w.match(ctx)), nil
 	case OwnerFluxKustomization, OwnerFluxHelmRelease:
@@ -45,6 +46,7 @@ func (w *waiter) evaluate(ctx context.Context) (decision, error) {
 			return decision{}, err
 		}
 		in.token, in.want, in.wantObjects = w.token, w.want, len(w.opts.Objects)
+		in.recreate = len(w.opts.Recreated) > 0
 		d := decideFlux(in, &w.state, w.match(ctx))
 		if d.needObjects {
 			objs, err := w.c.readObjects(ctx, w.opts.Objects)

@@ -289,6 +289,9 @@ type SyncOperationRequest struct {
 	// Application changed since it was read, so an operation started by
 	// someone else in between is never overwritten.
 	ResourceVersion string
+	// Prune deletes live objects the revision no longer has, as an
+	// automated sync with prune does.
+	Prune bool
 }
 
 // SyncOperationPatch returns a JSON merge patch that starts a sync operation
@@ -320,6 +323,9 @@ func SyncOperationPatch(app *Application, req SyncOperationRequest) ([]byte, err
 	}
 	if p := app.Spec.SyncPolicy; p != nil && len(p.SyncOptions) > 0 {
 		sync["syncOptions"] = p.SyncOptions
+	}
+	if req.Prune {
+		sync["prune"] = true
 	}
 	op := map[string]any{
 		"sync":        sync,
