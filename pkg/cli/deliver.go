@@ -202,6 +202,19 @@ func writeResult(w io.Writer, r *gitops.Result) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	// Deleting and creating an object again is never silent.
+	var recs []gitops.Recreation
+	for _, g := range r.Git {
+		recs = append(recs, g.Recreated...)
+	}
+	for _, d := range r.Direct {
+		if d.Recreated != nil {
+			recs = append(recs, *d.Recreated)
+		}
+	}
+	for _, rc := range recs {
+		fmt.Fprintf(w, "recreated %s: deleted uid %s, new uid %s\n", rc.Object, rc.UID, orDash(string(rc.NewUID)))
+	}
 	_, err := fmt.Fprintf(w, "took %s\n", r.Duration.Round(100*time.Millisecond))
 	return err
 }
