@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/dot-ai/dot/pkg/gitops"
 	"github.com/dot-ai/dot/pkg/kube"
@@ -30,7 +31,7 @@ type Rule interface {
 // DefaultRules are the built-in fix rules.
 func DefaultRules() []Rule {
 	return []Rule{memoryLimitRule{}, imageRollbackRule{}, crashRollbackRule{}, probePortRule{}, configRefRule{}, serviceSelectorRule{},
-		targetPortRule{}, hpaRequestsRule{}, evictedRule{}}
+		targetPortRule{}, hpaRequestsRule{}, evictedRule{}, pvcStorageClassRule{}}
 }
 
 // Propose runs the rules over a diagnosis: the first rule that applies to
@@ -112,9 +113,7 @@ func advice(f Finding) *Fix {
 		FindingReplicaFailure: {
 			"read the message: raise or respect the ResourceQuota, fix the LimitRange, or satisfy the admission policy named",
 		},
-		FindingPVCPending: {
-			"create the StorageClass, or set storageClassName to an existing class (the claim must be recreated: its spec is immutable)",
-		},
+		FindingPVCPending: pvcOptions(f),
 		FindingHPAMissingTarget: {
 			"point scaleTargetRef at the workload's current name, or delete the autoscaler",
 		},
@@ -636,4 +635,109 @@ func (evictedRule) Propose(f Finding, s *Snapshot) (*Fix, bool) {
 	}
 	return &Fix{Title: cs.Title, Risk: RiskLow, Confidence: 0.95, Direct: true, ChangeSet: cs,
 		Explanation: "Evicted pods stay as Failed objects until deleted; their controller already replaced them. Deleting them changes nothing that runs."}, true
+}
+
+// pvcOptions are the advice for a Pending claim no rule fixes.
+func pvcOptions(f Finding) []string {
+	out := []string{"create the StorageClass, or set storageClassName to an existing class (the claim must be recreated: its spec is immutable)"}
+	if d := strings.Split(f.fact("defaultClass"), ","); len(d) > 1 {
+		out = append(out, "several StorageClasses are marked default ("+strings.Join(sortedStrings(d), ", ")+"): dot cannot tell which one the claim should use; keep one default")
+	}
+	return out
+}
+
+// defaultStorageClassAnnotation marks the class claims without one get.
+const defaultStorageClassAnnotation = "storageclass.kubernetes.io/is-default-class"
+
+// pvcStorageClassRule: an unbound claim naming a StorageClass that does not
+// exist, in a cluster with exactly one default class → that class. A
+// claim's spec cannot change after creation, so the claim is deleted and
+// created again (Change.Recreate): high risk, even though an unbound claim
+// holds no data. Claims a StatefulSet template or a controller creates are
+// left to advice: the template would create them again unchanged.
+type pvcStorageClassRule struct{}
+
+func (pvcStorageClassRule) Name() string { return "default-storage-class" }
+
+func (pvcStorageClassRule) Propose(f Finding, s *Snapshot) (*Fix, bool) {
+	class := f.fact("storageClass")
+	if f.ID != FindingPVCPending || class == "" {
+		return nil, false
+	}
+	pvc := s.pvc(f.Object.Name)
+	if pvc == nil || pvc.Status.Phase != corev1.ClaimPending || pvc.Spec.VolumeName != "" ||
+		pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName != class {
+		return nil, false // bound, or about to be: never delete it
+	}
+	if metav1.GetControllerOf(pvc) != nil || s.claimTemplateOf(pvc.Name) != "" {
+		return nil, false
+	}
+	var defaults []string
+	for _, sc := range s.StorageClasses {
+		if sc.Annotations[defaultStorageClassAnnotation] == "true" {
+			defaults = append(defaults, sc.Name)
+		}
+	}
+	if len(defaults) != 1 {
+		return nil, false // none, or the cluster has no single answer
+	}
+	def := defaults[0]
+	waiting := "no pod can have started with it"
+	if users := s.claimUsers(pvc.Name); len(users) > 0 {
+		waiting = strings.Join(users, ", ") + ", which mount it, cannot start until it binds"
+	}
+	fix := &Fix{Risk: RiskHigh, Confidence: 0.8}
+	fix.Title = fmt.Sprintf("set storageClassName of %s to %s, the default class (recreates the claim)", objName(f.Object), def)
+	fix.Explanation = fmt.Sprintf("StorageClass %q does not exist, so the claim can never be provisioned; %q is the cluster's only default class, the one claims without a preference get. "+
+		"A claim's storageClassName cannot change after creation, so the claim is deleted (only if it is still the one read: same UID and resourceVersion) and created again with the same name, size and access modes; "+
+		"its owner creates it from the commit when Argo CD or Flux manages it. "+
+		"This is safe because the claim is unbound: no volume, so no data, belongs to it yet, and %s. "+
+		"Confidence is not higher because %q may have been chosen for a reason (speed, zone, reclaim policy) that %q does not meet; if so, create %q instead.",
+		class, def, waiting, class, def, class)
+	cs := setChange(fix.Title, f.Object, fmt.Sprintf("StorageClass %s does not exist; %s is the only default class; the claim is unbound, so it is recreated", class, def),
+		gitops.FieldChange{Path: "spec.storageClassName", Value: def, Expect: class})
+	cs.Changes[0].Recreate = true
+	fix.ChangeSet = cs
+	return fix, true
+}
+
+// pvc returns the claim of the snapshot's namespace.
+func (s *Snapshot) pvc(name string) *corev1.PersistentVolumeClaim {
+	for i := range s.PVCs {
+		if s.PVCs[i].Name == name {
+			return &s.PVCs[i]
+		}
+	}
+	return nil
+}
+
+// claimTemplateOf returns the StatefulSet whose volumeClaimTemplates
+// create the claim ("<template>-<statefulset>-<ordinal>"), or "".
+func (s *Snapshot) claimTemplateOf(claim string) string {
+	for _, st := range s.StatefulSets {
+		for _, ct := range st.Spec.VolumeClaimTemplates {
+			if strings.HasPrefix(claim, ct.Name+"-"+st.Name+"-") {
+				return st.Name
+			}
+		}
+	}
+	return ""
+}
+
+// claimUsers names the workloads whose pod templates mount the claim.
+func (s *Snapshot) claimUsers(claim string) []string {
+	var out []string
+	for _, w := range s.workloadRefs() {
+		tpl := s.podTemplate(w)
+		if tpl == nil {
+			continue
+		}
+		for _, v := range tpl.Spec.Volumes {
+			if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == claim {
+				out = append(out, "the pods of "+objName(w))
+				break
+			}
+		}
+	}
+	return out
 }

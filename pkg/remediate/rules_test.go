@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/dot-ai/dot/pkg/gitops"
 )
@@ -39,6 +40,8 @@ type wantFix struct {
 	options string // substring of some option
 	direct  bool
 	deletes []string
+	// recreate: every change deletes and creates its object again.
+	recreate bool
 }
 
 func fieldString(f gitops.FieldChange) string {
@@ -137,7 +140,26 @@ func TestRules(t *testing.T) {
 		{"crash loop after an image and env change", "crashloop-deploy.yaml", FindingCrashLoop, func(s *Snapshot) {
 			s.ReplicaSets = append(s.ReplicaSets, previousRS(s, "registry.example.com/shop/worker:0.9.0", func(c *corev1.Container) { c.Env = nil }))
 		}, wantFix{rule: "advice", risk: RiskLow, options: "dot op rollback deployment/worker"}},
-		{"pvc gets advice only", "pvc.yaml", FindingPVCPending, nil, wantFix{rule: "advice", risk: RiskLow, options: "create the StorageClass"}},
+		{"pvc with a missing class gets the only default class", "pvc-default.yaml", FindingPVCPending, nil, wantFix{rule: "default-storage-class", risk: RiskHigh, confidence: 0.8,
+			title:    "set storageClassName of persistentvolumeclaim/data to standard, the default class (recreates the claim) (shop)",
+			fields:   []string{`spec.storageClassName="standard" expect="fast-ssd"`},
+			recreate: true}},
+		{"pvc with two default classes gets advice", "pvc-default.yaml", FindingPVCPending, func(s *Snapshot) {
+			s.StorageClasses[1].Annotations = map[string]string{defaultStorageClassAnnotation: "true"}
+		}, wantFix{rule: "advice", risk: RiskLow, options: "several StorageClasses are marked default (slow, standard)"}},
+		{"pvc without a default class gets advice", "pvc-default.yaml", FindingPVCPending, func(s *Snapshot) {
+			s.StorageClasses[0].Annotations = nil
+		}, wantFix{rule: "advice", risk: RiskLow, options: "create the StorageClass"}},
+		{"pvc pre-bound to a volume gets advice", "pvc-default.yaml", FindingPVCPending, func(s *Snapshot) {
+			s.PVCs[0].Spec.VolumeName = "pv-data"
+		}, wantFix{rule: "advice", risk: RiskLow, options: "create the StorageClass"}},
+		{"pvc of a StatefulSet's claim template gets advice", "pvc.yaml", FindingPVCPending, func(s *Snapshot) {
+			s.StatefulSets = []appsv1.StatefulSet{{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "shop"},
+				Spec: appsv1.StatefulSetSpec{VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "data"}}}}}}
+		}, wantFix{rule: "advice", risk: RiskLow, options: "create the StorageClass"}},
+		{"pvc a controller owns gets advice", "pvc-default.yaml", FindingPVCPending, func(s *Snapshot) {
+			s.PVCs[0].OwnerReferences = []metav1.OwnerReference{{APIVersion: "example.com/v1", Kind: "Database", Name: "db", UID: "1", Controller: new(true)}}
+		}, wantFix{rule: "advice", risk: RiskLow, options: "create the StorageClass"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -196,6 +218,9 @@ func TestRules(t *testing.T) {
 				if c.Object.Namespace != "shop" || c.Reason == "" {
 					t.Errorf("change %+v: want namespace shop and a reason", c)
 				}
+				if c.Recreate != w.recreate {
+					t.Errorf("change of %s: recreate %v, want %v", c.Object, c.Recreate, w.recreate)
+				}
 				for _, f := range c.Fields {
 					got = append(got, fieldString(f))
 				}
@@ -225,4 +250,44 @@ func previousRS(s *Snapshot, image string, mutate func(*corev1.Container)) appsv
 	}
 	rs.Status.AvailableReplicas = 1
 	return *rs
+}
+
+// TestPVCStorageClassRuleBoundClaim: a bound claim is never recreated, even
+// when it names a class that no longer exists (deleting it would release
+// the volume and its data).
+func TestPVCStorageClassRuleBoundClaim(t *testing.T) {
+	s := loadSnapshot(t, "pvc-default.yaml")
+	var pending *Finding
+	for _, f := range Analyze(s) {
+		if f.ID == FindingPVCPending {
+			pending = &f
+		}
+	}
+	if pending == nil {
+		t.Fatal("no PVCPending finding in the fixture")
+	}
+	if _, ok := (pvcStorageClassRule{}).Propose(*pending, s); !ok {
+		t.Fatal("the rule does not apply to the unbound claim; the cases below would prove nothing")
+	}
+	for name, bind := range map[string]func(*corev1.PersistentVolumeClaim){
+		"bound": func(c *corev1.PersistentVolumeClaim) {
+			c.Status.Phase, c.Spec.VolumeName = corev1.ClaimBound, "pv-data"
+		},
+		"bound, no volume":   func(c *corev1.PersistentVolumeClaim) { c.Status.Phase = corev1.ClaimBound },
+		"pending, pre-bound": func(c *corev1.PersistentVolumeClaim) { c.Spec.VolumeName = "pv-data" },
+		"lost its volume":    func(c *corev1.PersistentVolumeClaim) { c.Status.Phase, c.Spec.VolumeName = corev1.ClaimLost, "pv-data" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := loadSnapshot(t, "pvc-default.yaml")
+			bind(&s.PVCs[0])
+			if fix, ok := (pvcStorageClassRule{}).Propose(*pending, s); ok {
+				t.Errorf("proposed %+v for a %s claim", fix, name)
+			}
+			for _, fix := range Propose(&Diagnosis{Findings: Analyze(s), snapshot: s}) {
+				if fix.ChangeSet != nil && fix.ChangeSet.Changes[0].Object.Kind == "PersistentVolumeClaim" {
+					t.Errorf("a fix changes the %s claim: %+v", name, fix)
+				}
+			}
+		})
+	}
 }
