@@ -484,17 +484,6 @@ func (configRefRule) Propose(f Finding, s *Snapshot) (*Fix, bool) {
 	fix.Title = fmt.Sprintf("set %s %s of %s to %s", strings.ToLower(f.fact("refKind")), f.fact("field"), objName(f.Object), cands[0])
 	fix.Explanation = fmt.Sprintf("%s %q does not exist; %q does, %d edit(s) away, and it is the only near name.", what, f.fact("value"), cands[0], d)
 	fields := []gitops.FieldChange{{Path: f.fact("path"), Value: cands[0], Expect: f.fact("value")}}
-	// configMapKeyRef and secretKeyRef are atomic structs: a server-side
-	// apply (the dry run, the direct path) that sends only the changed
-	// field replaces the whole selector and drops the other one. The other
-	// field goes along unchanged (a no-op in Git).
-	switch other := map[string]string{"name": "keyPath", "key": "namePath"}[f.fact("field")]; {
-	case f.fact(other) == "":
-	case other == "keyPath":
-		fields = append(fields, gitops.FieldChange{Path: f.fact("keyPath"), Value: f.fact("key"), Expect: f.fact("key")})
-	default:
-		fields = append(fields, gitops.FieldChange{Path: f.fact("namePath"), Value: f.fact("name"), Expect: f.fact("name")})
-	}
 	fix.ChangeSet = setChange(fix.Title, f.Object, fmt.Sprintf("%s %q does not exist", what, f.fact("value")), fields...)
 	return fix, true
 }
