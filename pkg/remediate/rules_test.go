@@ -98,12 +98,12 @@ func TestRules(t *testing.T) {
 			title:  "set readinessProbe port of deployment/web container web to 8080 (shop)",
 			fields: []string{`spec.template.spec.containers[name=web].readinessProbe.httpGet.port=8080 expect=8081`}}},
 		{"config reference typo", "configref.yaml", FindingMissingConfigRef, nil, wantFix{rule: "fix-config-reference", risk: RiskLow, confidence: 0.85,
-			title: "set configmap name of deployment/api to api-config (shop)",
+			title:  "set configmap name of deployment/api to api-config (shop)",
 			fields: []string{`spec.template.spec.containers[name=api].env[name=LOG_LEVEL].valueFrom.configMapKeyRef.name="api-config" expect="api-confg"`}}},
 		{"secret key typo", "configref.yaml", FindingMissingConfigRef, func(s *Snapshot) {
 			s.Deployments[0].Spec.Template.Spec.Containers[0].Env[0].ValueFrom.ConfigMapKeyRef.Name = "api-config"
 		}, wantFix{rule: "fix-config-reference", risk: RiskMedium, confidence: 0.85,
-			title: "set secret key of deployment/api to password (shop)",
+			title:  "set secret key of deployment/api to password (shop)",
 			fields: []string{`spec.template.spec.containers[name=api].env[name=DB_PASSWORD].valueFrom.secretKeyRef.key="password" expect="pasword"`}}},
 		{"config reference without a near name", "configref.yaml", FindingMissingConfigRef, func(s *Snapshot) {
 			delete(s.ConfigMaps, "api-config")
