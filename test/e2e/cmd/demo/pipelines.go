@@ -89,14 +89,18 @@ func remediateSteps(a *app) []step {
 			fmt.Fprintf(d.out, "check: finding %s, fix %s planned; main still at %s\n", f.finding, f.rule, short(before))
 			return nil
 		}},
-		{a.label + ": remediate web (--yes): one commit, the controller applies it, the problem is verified gone", func(ctx context.Context, d *demo) error {
+		{a.label + ": remediate web, named in words (--yes): resolved to deployment/web, one commit, the controller applies it, the problem is verified gone", func(ctx context.Context, d *demo) error {
 			before, err := d.env.Git.Head(ctx, a.repo, "main")
 			if err != nil {
 				return err
 			}
-			out, err := d.dotOutput(ctx, cli.ExitOK, append([]string{"remediate"}, append(target, "--yes")...)...)
+			query := "web in " + a.ns + " is failing"
+			out, err := d.dotOutput(ctx, cli.ExitOK, "remediate", query, "--yes")
 			if err != nil {
 				return err
+			}
+			if want := fmt.Sprintf("Query %q: deployment/web -n %s", query, a.ns); !strings.Contains(out, want) {
+				return fmt.Errorf("dot remediate did not resolve the text to deployment/web: output lacks %q", want)
 			}
 			if !strings.Contains(out, "rule "+f.rule+",") || !strings.Contains(out, ": delivered") {
 				return fmt.Errorf("dot remediate did not report the %s fix delivered", f.rule)
