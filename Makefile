@@ -58,7 +58,7 @@ testbin: ## build the local environment's binaries (etcd, kube-*, kwok, Flux, Ar
 	hack/testbin.sh
 
 .PHONY: bench
-bench: testbin ## benchmarks against their baselines (hack/bench.sh, ~10 min); writes docs/benchmarks.md
+bench: testbin ## benchmarks against their baselines (hack/bench.sh, ~15 min, 9 of them waiting on default polls); writes docs/benchmarks.md
 	hack/bench.sh
 
 # Short form of the reliability suite (docs/reliability.md): git faults and

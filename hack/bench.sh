@@ -16,15 +16,22 @@
 #              local API server with 5,000 objects and 300 Applications
 #   roundtrip  BenchmarkRoundTrip: `dot op scale` vs the same by hand, for
 #              Flux and Argo CD, on the local environment
+#   poll       TestRoundTripDefaultPoll: the same change pushed by hand with
+#              no trigger, applied when the controllers' default poll
+#              notices it (Argo CD timeout.reconciliation 180s; Flux
+#              GitRepository 1m); samples run at once, several minutes
 #   locate     BenchmarkLocate5000 (pkg/gitops/manifest), no baseline
 #
-# Usage: hack/bench.sh            (make bench; 5-8 minutes on 2 cores)
+# Usage: hack/bench.sh            (make bench; 14-18 minutes on 2 cores, of
+#                                 which 7-10 are the poll section waiting)
 # Environment:
 #   DOT_BENCH_ONLY="owner roundtrip"  run only these sections; the results
 #                                     then go to a file in the work directory
 #                                     unless DOT_BENCH_OUT is set
 #   DOT_BENCH_QUICK=1                 few iterations and a small repository,
 #                                     to check the script; not for the doc
+#   DOT_BENCH_POLL_RUNS=N             default-poll samples per controller
+#                                     (default 3; 1 with DOT_BENCH_QUICK)
 #   DOT_BENCH_OUT=FILE                write the results there instead
 #   DOT_BENCH_KEEP=1                  keep the work directory (raw outputs)
 # Needs: go, git, GNU time (/usr/bin/time); hyperfine if installed (Debian:
@@ -36,7 +43,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-all="startup writeback owner roundtrip locate"
+all="startup writeback owner roundtrip poll locate"
 only="${DOT_BENCH_ONLY:-$all}"
 quick="${DOT_BENCH_QUICK:-}"
 doc="$root/docs/benchmarks.md"
@@ -80,7 +87,9 @@ owner_time=1s owner_count=6
 rt_rounds=8
 wb_n=2x wb_rounds=6 wb_disk_rounds=3 rss_runs=3
 start_runs=100 start_warm=10
+poll_runs=${DOT_BENCH_POLL_RUNS:-3}
 if [[ -n "$quick" ]]; then
+	poll_runs=${DOT_BENCH_POLL_RUNS:-1}
 	files=2000 commits=1000
 	owner_time=200ms owner_count=1
 	rt_rounds=1
@@ -149,6 +158,28 @@ timecell() {
 		echo "$(human "$(stat "$1" "$2" ns/op mean)") ($(human "$(stat "$1" "$2" ns/op min)")–$(human "$(stat "$1" "$2" ns/op max)"), $n runs)"
 	fi
 }
+# pollstat FIELD KIND mean|min|max|n: a summary of one field (seconds) of
+# the POLL-SAMPLE lines of one controller.
+pollstat() {
+	awk -v want="$2" -v field="$1" -v what="$3" '
+	/POLL-SAMPLE/ {
+		kind = ""; v = ""
+		for (i = 1; i <= NF; i++) {
+			split($i, kv, "=")
+			if (kv[1] == "controller") kind = kv[2]
+			if (kv[1] == field) v = kv[2]
+		}
+		if (kind != want || v == "") next
+		v += 0; s += v; n++
+		if (n == 1 || v < mn) mn = v
+		if (n == 1 || v > mx) mx = v
+	}
+	END {
+		if (n == 0) { print "n/a"; exit }
+		if (what == "mean") print s / n; else if (what == "min") print mn
+		else if (what == "max") print mx; else print n
+	}' "$work/poll.txt" 2>/dev/null || echo n/a
+}
 ms() { awk -v v="$1" 'BEGIN { if (v == "n/a") print v; else printf "%.0f ms", v }'; }
 median() { sort -n | awk '{a[NR]=$1} END { if (NR == 0) print "n/a"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
 mib() { awk -v k="$1" 'BEGIN { if (k == "n/a") print "n/a"; else printf "%.0f MiB", k/1024 }'; }
@@ -164,7 +195,7 @@ if want writeback; then
 	build go test -c -o "$work/repo.test" ./pkg/gitops/repo
 	build go build -o "$work/benchgit" ./test/e2e/cmd/benchgit
 fi
-if want owner || want roundtrip; then
+if want owner || want roundtrip || want poll; then
 	build go test -c -tags e2e -o "$work/e2e.test" ./test/e2e
 fi
 if want locate; then
@@ -291,6 +322,12 @@ if want roundtrip; then
 		-test.benchtime 1x -test.timeout 30m
 	sed -E -i '/^Benchmark/s/#[0-9]+//' "$work/roundtrip.txt"
 fi
+if want poll; then
+	log "poll: round trip with no trigger, the controllers' default poll ($poll_runs samples per controller; minutes)"
+	run_section poll "$work/poll.txt" \
+		env DOT_BENCH_POLL_RUNS="$poll_runs" bash -c 'cd test/e2e && exec "$@"' _ "$work/e2e.test" -test.run '^TestRoundTripDefaultPoll$' \
+		-test.v -test.timeout 40m
+fi
 if want locate; then
 	log "locate: BenchmarkLocate5000"
 	run_section locate "$work/locate.txt" \
@@ -337,7 +374,7 @@ res="$work/results.md"
 	echo "- Tools: $(go version | awk '{print $3}'), $(git --version)${start_tool:+, $start_tool}"
 	[[ -n "$quick" ]] && echo "- **DOT_BENCH_QUICK run: small sizes and few iterations; not representative.**"
 	echo "- Load: each section's wall time, and the CPU other processes took meanwhile (machine-wide busy time from /proc/stat minus the section's own process tree):"
-	for s in startup writeback writeback-disk owner roundtrip locate; do
+	for s in startup writeback writeback-disk owner roundtrip poll locate; do
 		[[ -n "${load_note[$s]:-}" ]] && echo "  - $s: ${load_note[$s]}"
 	done
 	echo
@@ -382,22 +419,49 @@ res="$work/results.md"
 		echo
 	fi
 
-	if [[ -s "$work/roundtrip.txt" ]]; then
+	if [[ -s "$work/roundtrip.txt" || -s "$work/poll.txt" ]]; then
 		f="$work/roundtrip.txt"
 		echo "### Round trip: \`dot op scale\` → healthy at the pushed SHA"
 		echo
-		echo "| controller | \`dot op scale\` (in-process CLI): mean (min–max) | by hand: git CLI + annotate + poll | dot ÷ by hand | CPU per round trip: dot / by hand |"
-		echo "|---|---|---|---|---|"
+		echo "| controller | \`dot op scale\` (in-process CLI): mean (min–max) | by hand: git CLI + annotate + poll | default poll: git CLI push, no trigger | dot ÷ by hand | default poll ÷ dot | CPU per round trip: dot / by hand |"
+		echo "|---|---|---|---|---|---|---|"
 		for c in flux argocd; do
 			a="BenchmarkRoundTrip/$c/dot" b="BenchmarkRoundTrip/$c/by-hand"
 			label=$c
 			[[ $c == flux ]] && label="Flux"
 			[[ $c == argocd ]] && label="Argo CD"
-			printf '| %s | %s | %s | **%s** | %s / %s |\n' "$label" "$(timecell "$f" "$a")" "$(timecell "$f" "$b")" \
-				"$(ratio "$(stat "$f" "$a" ns/op mean)" "$(stat "$f" "$b" ns/op mean)")" \
-				"$(ms "$(stat "$f" "$a" cpu-ms/op mean)")" "$(ms "$(stat "$f" "$b" cpu-ms/op mean)")"
+			dm=n/a hm=n/a dotcell=n/a handcell=n/a cpucell="n/a"
+			if [[ -s "$f" ]]; then
+				dm=$(stat "$f" "$a" ns/op mean) hm=$(stat "$f" "$b" ns/op mean)
+				dotcell=$(timecell "$f" "$a") handcell=$(timecell "$f" "$b")
+				cpucell="$(ms "$(stat "$f" "$a" cpu-ms/op mean)") / $(ms "$(stat "$f" "$b" cpu-ms/op mean)")"
+			fi
+			pm=$(pollstat total_s "$c" mean)
+			pollcell=n/a
+			if [[ "$pm" != n/a ]]; then
+				pollcell="$(human "$(awk -v v="$pm" 'BEGIN {print v*1e9}')") ($(human "$(awk -v v="$(pollstat total_s "$c" min)" 'BEGIN {print v*1e9}')")–$(human "$(awk -v v="$(pollstat total_s "$c" max)" 'BEGIN {print v*1e9}')"), $(pollstat total_s "$c" n) samples)"
+				pm=$(awk -v v="$pm" 'BEGIN {print v*1e9}')
+			fi
+			printf '| %s | %s | %s | %s | **%s** | **%s** | %s |\n' "$label" "$dotcell" "$handcell" "$pollcell" \
+				"$(ratio "$dm" "$hm")" "$(ratio "$pm" "$dm")" "$cpucell"
 		done
 		echo
+		if [[ -s "$work/poll.txt" ]]; then
+			settings=$(grep -o 'POLL-SETTINGS .*' "$work/poll.txt" | head -1 | sed 's/^POLL-SETTINGS //')
+			echo "Default poll: ${settings:-settings not logged}. Each sample pushed at a random moment of its slot of a window of two poll periods (\"pushed at\": seconds into the window, which for Argo CD began at the app's first periodic refresh); all samples of both controllers ran at once, $(grep -o 'POLL-WALL [0-9]* s' "$work/poll.txt" | awk '{print $2}') s in all. \"Noticed\": the Flux GitRepository's artifact, or the revision Argo CD compared, at the pushed commit. \"Refreshes\": when the Application's \`status.reconciledAt\` moved after the push (whole seconds)."
+			echo
+			echo "| controller | sample | pushed at | git CLI clone–push | noticed after | healthy after | Argo CD refreshes after the push |"
+			echo "|---|---|---|---|---|---|---|"
+			awk '/POLL-SAMPLE/ {
+				delete f
+				for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[2] != "") f[kv[1]] = kv[2] }
+				c = f["controller"] == "flux" ? "Flux" : "Argo CD"
+				r = "—"
+				if ("refreshes_s" in f) { r = f["refreshes_s"]; gsub(/,/, " s, ", r); r = r " s" }
+				printf "| %s | %s | %.0f s | %.2f s | %.1f s | %.1f s | %s |\n", c, f["sample"], f["offset_s"], f["push_s"], f["detect_s"], f["total_s"], r
+			}' "$work/poll.txt"
+			echo
+		fi
 	fi
 
 	if [[ -s "$work/startup.csv" ]]; then
@@ -434,6 +498,7 @@ res="$work/results.md"
 	echo
 	echo '```'
 	cat "$work"/{owner,writeback,writeback-disk,roundtrip,locate}.txt 2>/dev/null | grep -E '^Benchmark[^[:space:]]+[[:space:]]+[0-9]' || true
+	grep -o 'POLL-[A-Z]* .*' "$work/poll.txt" 2>/dev/null || true
 	echo '```'
 	echo "</details>"
 	echo "<!-- results:end -->"

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -370,6 +371,217 @@ func BenchmarkRoundTrip(b *testing.B) {
 	}
 }
 
+// ---------------------------------------------------------------------------
+// Round trip, third leg: the same change pushed by hand with no trigger at
+// all, applied whenever the controllers' own polling notices it.
+
+// TestRoundTripDefaultPoll measures the round trip when nobody asks the
+// controller to look: git CLI clone, edit, commit, push, then a GET every
+// 100ms until the controller reports the commit applied and healthy and
+// the Deployment has the new replicas available (the by-hand floor's
+// condition), checked every 250ms. It runs only when DOT_BENCH_POLL_RUNS=N is set (hack/bench.sh
+// sets it), with N samples per controller.
+//
+// The poll settings are the ones a user has without tuning: Argo CD's
+// timeout.reconciliation of the environment (180s, Argo CD's default, no
+// jitter) and, for Flux, the intervals `flux bootstrap` writes: GitRepository
+// 1m, Kustomization 10m (a Kustomization acts on a new source revision at
+// once; its own interval does not matter here).
+//
+// A sample's push waits first for a random time in its slot of two poll
+// periods (slot i of N: [i/N, (i+1)/N) of the window), so that pushes fall
+// at all phases of the controller's cycle, as a user's would; pushing right
+// after the previous sample's reconcile would always wait a whole period.
+// The window is two periods long because a controller may notice a new
+// commit only at every second poll, as Argo CD did in every sample here
+// with its default settings (most likely because the repo-server answers
+// the branch's head from its revision cache, which lives as long as the
+// refresh period, 3 minutes, and the next periodic refresh reads it a
+// moment before it expires; see docs/benchmarks.md).
+// For Flux the period starts when the app is created (the GitRepository is
+// fetched then and every interval after). For Argo CD it starts at the
+// app's first periodic refresh, so that the app is in the state of one that
+// has run for a while. The controller's resync timer starts with the
+// controller, and a tick refreshes an Application only when its
+// status.reconciledAt is at least a period old, so a new Application's
+// first periodic refresh comes at the second tick after its creation, up
+// to two periods later. On the local environment the test restarts the
+// application-controller once after creating the apps (same command line
+// and settings): the restarted controller's first tick, one period later,
+// finds them old enough. Elsewhere it waits.
+// Each sample has its own app, and all samples of both controllers run at
+// once: they spend minutes waiting, not working.
+func TestRoundTripDefaultPoll(t *testing.T) {
+	v := os.Getenv("DOT_BENCH_POLL_RUNS")
+	if v == "" {
+		t.Skip("a benchmark taking minutes: set DOT_BENCH_POLL_RUNS=N (hack/bench.sh does)")
+	}
+	runs, err := strconv.Atoi(v)
+	if err != nil || runs < 1 {
+		t.Fatalf("DOT_BENCH_POLL_RUNS=%q: want a positive number", v)
+	}
+	ctx := context.Background()
+	var cm corev1.ConfigMap
+	if err := suite.client.Get(ctx, client.ObjectKey{Namespace: cluster.ArgoCDNamespace, Name: "argocd-cm"}, &cm); err != nil {
+		t.Fatal(err)
+	}
+	argoPeriod := 180 * time.Second // Argo CD's default when argocd-cm does not set it
+	if r := cm.Data["timeout.reconciliation"]; r != "" {
+		if argoPeriod, err = time.ParseDuration(r); err != nil {
+			t.Fatalf("argocd-cm timeout.reconciliation %q: %v", r, err)
+		}
+	}
+	jitter := cm.Data["timeout.reconciliation.jitter"]
+	if jitter == "" {
+		jitter = "unset (0)"
+	}
+	const fluxSource = time.Minute
+	t.Logf("POLL-SETTINGS argocd timeout.reconciliation=%s jitter=%s; flux GitRepository interval=%s, Kustomization interval=10m", argoPeriod, jitter, fluxSource)
+	period := map[string]time.Duration{"flux": fluxSource, "argocd": argoPeriod}
+
+	type sample struct {
+		app                                 *benchApp
+		slot                                int
+		baseline                            time.Time // Argo CD: status.reconciledAt once deployed
+		settle, offset, push, detect, total time.Duration
+		refreshes                           []string // Argo CD: refreshes after the push (s)
+		err                                 error
+	}
+	var samples []*sample
+	for _, kind := range []string{"flux", "argocd"} {
+		for i := range runs {
+			a, _ := newBenchApp(t, kind, period[kind])
+			samples = append(samples, &sample{app: a, slot: i})
+		}
+	}
+	for _, sm := range samples {
+		head, err := suite.git.Head(ctx, sm.app.repo, "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pollUntil(3*time.Minute, func(ctx context.Context) (bool, string, error) { return sm.app.applied(ctx, head, 2) }); err != nil {
+			t.Fatalf("%s app %s at the first commit: %v", sm.app.kind, sm.app.ns, err)
+		}
+		if sm.app.kind == "argocd" {
+			if sm.baseline, err = argoReconciledAt(ctx, sm.app.ns); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	if suite.local != nil {
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := suite.local.RestartComponent(rctx, "argocd-application-controller")
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, sm := range samples {
+		p := period[sm.app.kind]
+		sm.offset = time.Duration((float64(sm.slot) + mrand.Float64()) / float64(runs) * float64(2*p))
+		wg.Go(func() {
+			a := sm.app
+			if a.kind == "argocd" {
+				// The first periodic refresh: reconciledAt moves on by
+				// more than any refresh following the initial sync could.
+				sm.err = pollEvery(time.Second, 2*p+time.Minute, func(ctx context.Context) (bool, string, error) {
+					at, err := argoReconciledAt(ctx, a.ns)
+					return err == nil && at.Sub(sm.baseline) > p/3, "reconciledAt " + at.String(), err
+				})
+				if sm.err != nil {
+					return
+				}
+				sm.settle = time.Since(start)
+			}
+			time.Sleep(sm.offset)
+			n := a.next()
+			t0 := time.Now()
+			sha, err := a.pushByHand(n)
+			if err != nil {
+				sm.err = err
+				return
+			}
+			sm.push = time.Since(t0)
+			// Up to two periods of the controller and two minutes more;
+			// every 250ms (not the floor's 100ms: samples run at once for
+			// minutes, and their GETs would load the machine).
+			var lastRefresh time.Time
+			sm.err = pollEvery(250*time.Millisecond, 2*p+2*time.Minute, func(ctx context.Context) (bool, string, error) {
+				if a.kind == "argocd" {
+					// Which periodic refreshes came and went: reconciledAt
+					// has whole seconds.
+					if at, err := argoReconciledAt(ctx, a.ns); err == nil && at.After(lastRefresh) && !at.Before(t0.Truncate(time.Second)) {
+						lastRefresh = at
+						sm.refreshes = append(sm.refreshes, fmt.Sprintf("%.0f", at.Sub(t0).Seconds()))
+					}
+				}
+				if sm.detect == 0 {
+					if ok, err := a.fetched(ctx, sha); err == nil && ok {
+						sm.detect = time.Since(t0)
+					}
+				}
+				return a.applied(ctx, sha, n)
+			})
+			sm.total = time.Since(t0)
+		})
+	}
+	wg.Wait()
+	for _, sm := range samples {
+		if sm.err != nil {
+			t.Errorf("%s sample %d (%s): %v", sm.app.kind, sm.slot+1, sm.app.ns, sm.err)
+			continue
+		}
+		refreshes := ""
+		if sm.app.kind == "argocd" {
+			refreshes = " refreshes_s=" + strings.Join(sm.refreshes, ",")
+		}
+		t.Logf("POLL-SAMPLE controller=%s sample=%d settle_s=%.1f offset_s=%.1f push_s=%.2f detect_s=%.2f total_s=%.2f%s",
+			sm.app.kind, sm.slot+1, sm.settle.Seconds(), sm.offset.Seconds(), sm.push.Seconds(), sm.detect.Seconds(), sm.total.Seconds(), refreshes)
+	}
+	t.Logf("POLL-WALL %.0f s for %d samples per controller", time.Since(start).Seconds(), runs)
+}
+
+// argoReconciledAt returns the Application's status.reconciledAt.
+func argoReconciledAt(ctx context.Context, name string) (time.Time, error) {
+	app := &unstructured.Unstructured{}
+	app.SetGroupVersionKind(applicationGVK)
+	if err := suite.client.Get(ctx, client.ObjectKey{Namespace: cluster.ArgoCDNamespace, Name: name}, app); err != nil {
+		return time.Time{}, err
+	}
+	s, _, _ := unstructured.NestedString(app.Object, "status", "reconciledAt")
+	at, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("application %s: status.reconciledAt %q: %w", name, s, err)
+	}
+	return at, nil
+}
+
+// fetched reports whether the controller has fetched sha: the Flux
+// GitRepository's artifact, the revision Argo CD compared.
+func (a *benchApp) fetched(ctx context.Context, sha string) (bool, error) {
+	switch a.kind {
+	case "flux":
+		var gr sourcev1.GitRepository
+		if err := suite.client.Get(ctx, client.ObjectKey{Namespace: a.ns, Name: "web"}, &gr); err != nil {
+			return false, err
+		}
+		return gr.Status.Artifact != nil && gr.Status.Artifact.Revision == "main@sha1:"+sha, nil
+	case "argocd":
+		app := &unstructured.Unstructured{}
+		app.SetGroupVersionKind(applicationGVK)
+		if err := suite.client.Get(ctx, client.ObjectKey{Namespace: cluster.ArgoCDNamespace, Name: a.ns}, app); err != nil {
+			return false, err
+		}
+		rev, _, _ := unstructured.NestedString(app.Object, "status", "sync", "revision")
+		return rev == sha, nil
+	}
+	return false, fmt.Errorf("unknown controller %q", a.kind)
+}
+
 // checkDotResult fails unless dot reported one commit, the branch head,
 // applied and healthy, and the controller and the Deployment say the same
 // (what the by-hand floor waits for) within a moment. When they do not say
@@ -452,31 +664,45 @@ func roundTripApp(b *testing.B, kind string) *benchApp {
 
 // benchGitOpsApp deploys the e2e tests' web app (prod overlay, 2 replicas)
 // with Flux or Argo CD and waits until it is applied and available.
-func benchGitOpsApp(b *testing.B, kind string) *benchApp {
-	b.Helper()
+func benchGitOpsApp(tb testing.TB, kind string) *benchApp {
+	tb.Helper()
+	a, sha := newBenchApp(tb, kind, 0)
+	if err := pollUntil(2*time.Minute, func(ctx context.Context) (bool, string, error) { return a.applied(ctx, sha, 2) }); err != nil {
+		tb.Fatalf("%s app at the first commit: %v", kind, err)
+	}
+	return a
+}
+
+// newBenchApp creates the web app's namespace, repository and owner objects
+// and returns the app and its first commit, without waiting. A non-zero
+// sourceInterval sets the Flux GitRepository's spec.interval (fluxOwner's
+// is 10m).
+func newBenchApp(tb testing.TB, kind string, sourceInterval time.Duration) (*benchApp, string) {
+	tb.Helper()
 	ctx := context.Background()
-	a := &benchApp{kind: kind, ns: benchUnique(b, "dot-bench-"+kind), repo: benchUnique(b, "dot-bench-"+kind), replicas: 2}
+	a := &benchApp{kind: kind, ns: benchUnique(tb, "dot-bench-"+kind), repo: benchUnique(tb, "dot-bench-"+kind), replicas: 2}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: a.ns}}
 	if err := suite.client.Create(ctx, ns); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := suite.git.CreateRepo(a.repo); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	sha, err := suite.git.Seed(ctx, a.repo, webRepo(), "initial")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	switch kind {
 	case "flux":
-		createAll(b, fluxOwner(a.ns, a.repo, time.Minute)...)
+		objs := fluxOwner(a.ns, a.repo, time.Minute)
+		if sourceInterval != 0 {
+			objs[1].(*sourcev1.GitRepository).Spec.Interval = metav1.Duration{Duration: sourceInterval}
+		}
+		createAll(tb, objs...)
 	case "argocd":
-		createAll(b, argoApplication(a.ns, a.ns, a.repo))
+		createAll(tb, argoApplication(a.ns, a.ns, a.repo))
 	}
-	if err := pollUntil(2*time.Minute, func(ctx context.Context) (bool, string, error) { return a.applied(ctx, sha, 2) }); err != nil {
-		b.Fatalf("%s app at the first commit: %v", kind, err)
-	}
-	return a
+	return a, sha
 }
 
 var countRE = regexp.MustCompile(`count: \d+`)
@@ -486,35 +712,10 @@ var countRE = regexp.MustCompile(`count: \d+`)
 func (a *benchApp) byHand(b *testing.B, n int) {
 	b.Helper()
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "dot-bench-clone-")
+	sha, err := a.pushByHand(n)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
-	env := append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull, "GIT_TERMINAL_PROMPT=0",
-		"GIT_AUTHOR_NAME=ops", "GIT_AUTHOR_EMAIL=ops@example.com", "GIT_COMMITTER_NAME=ops", "GIT_COMMITTER_EMAIL=ops@example.com")
-	git := func(args ...string) string {
-		cmd := exec.Command("git", args...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			b.Fatalf("git %s: %v\n%s", args[0], err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	git("clone", "--quiet", "--depth", "1", "--branch", "main", suite.git.CredentialURL(a.repo), dir)
-	file := filepath.Join(dir, "overlays/prod/kustomization.yaml")
-	old, err := os.ReadFile(file)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(file, countRE.ReplaceAll(old, []byte("count: "+strconv.Itoa(n))), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	git("-C", dir, "commit", "--quiet", "-am", fmt.Sprintf("scale web to %d", n))
-	git("-C", dir, "push", "--quiet", "origin", "main")
-	sha := git("-C", dir, "rev-parse", "HEAD")
-
 	switch a.kind {
 	case "flux":
 		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, meta.ReconcileRequestAnnotation, time.Now().Format(time.RFC3339Nano))
@@ -539,6 +740,45 @@ func (a *benchApp) byHand(b *testing.B, n int) {
 	if err := pollUntil(2*time.Minute, func(ctx context.Context) (bool, string, error) { return a.applied(ctx, sha, n) }); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// pushByHand sets the prod overlay's replicas to n with the git CLI (clone
+// at depth 1, edit, commit, push) and returns the pushed commit.
+func (a *benchApp) pushByHand(n int) (string, error) {
+	dir, err := os.MkdirTemp("", "dot-bench-clone-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	env := append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull, "GIT_TERMINAL_PROMPT=0",
+		"GIT_AUTHOR_NAME=ops", "GIT_AUTHOR_EMAIL=ops@example.com", "GIT_COMMITTER_NAME=ops", "GIT_COMMITTER_EMAIL=ops@example.com")
+	git := func(args ...string) (string, error) {
+		cmd := exec.Command("git", args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("git %s: %v\n%s", args[0], err, out)
+		}
+		return strings.TrimSpace(string(out)), nil
+	}
+	if _, err := git("clone", "--quiet", "--depth", "1", "--branch", "main", suite.git.CredentialURL(a.repo), dir); err != nil {
+		return "", err
+	}
+	file := filepath.Join(dir, "overlays/prod/kustomization.yaml")
+	old, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(file, countRE.ReplaceAll(old, []byte("count: "+strconv.Itoa(n))), 0o644); err != nil {
+		return "", err
+	}
+	if _, err := git("-C", dir, "commit", "--quiet", "-am", fmt.Sprintf("scale web to %d", n)); err != nil {
+		return "", err
+	}
+	if _, err := git("-C", dir, "push", "--quiet", "origin", "main"); err != nil {
+		return "", err
+	}
+	return git("-C", dir, "rev-parse", "HEAD")
 }
 
 // applied reports whether the controller applied sha and reports it healthy
@@ -590,6 +830,11 @@ func deploymentAt(ctx context.Context, ns string, n int) (bool, string, error) {
 
 // pollUntil calls cond every 100ms until it is done or timeout passes.
 func pollUntil(timeout time.Duration, cond func(ctx context.Context) (bool, string, error)) error {
+	return pollEvery(100*time.Millisecond, timeout, cond)
+}
+
+// pollEvery calls cond every interval until it is done or timeout passes.
+func pollEvery(interval, timeout time.Duration, cond func(ctx context.Context) (bool, string, error)) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	for {
@@ -600,7 +845,7 @@ func pollUntil(timeout time.Duration, cond func(ctx context.Context) (bool, stri
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("not done after %s: %s (last error: %v)", timeout, state, err)
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(interval):
 		}
 	}
 }
@@ -622,11 +867,11 @@ func benchCLI(b *testing.B, home string, args ...string) (stdout, stderr string,
 	return out.String(), errOut.String(), code
 }
 
-func benchUnique(b *testing.B, prefix string) string {
-	b.Helper()
+func benchUnique(tb testing.TB, prefix string) string {
+	tb.Helper()
 	r := make([]byte, 3)
 	if _, err := rand.Read(r); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return prefix + "-" + hex.EncodeToString(r)
 }
