@@ -162,19 +162,7 @@ spec:
 	if oom.Owner == nil || oom.Owner.Owner != "Kustomization "+a.ns+"/web" || oom.Owner.File != "overlays/prod/memory.yaml:13" {
 		t.Errorf("owner %+v, want Kustomization %s/web, file overlays/prod/memory.yaml:13", oom.Owner, a.ns)
 	}
-	fix := delivered(t, &rep.Report, "raise-memory-limit")
-	checkOneCommit(t, a, before, fix, "overlays/prod/memory.yaml")
-	if got := fileAt(t, a.repo, "overlays/prod/memory.yaml"); !strings.Contains(got, "memory: 164Mi") || !strings.HasPrefix(got, "# prod runs") {
-		t.Errorf("overlays/prod/memory.yaml after the fix:\n%s", got)
-	}
-	if v := rep.Verification; v == nil || v.Status != remediate.StatusResolved {
-		t.Errorf("verification %+v", v)
-	} else {
-		t.Logf("fix %q verified %s in %s", fix.Title, v.Status, v.Took)
-	}
-	waitDeployment(t, a.ns, func(d *appsv1.Deployment) bool {
-		return d.Spec.Template.Spec.Containers[0].Resources.Limits.Memory().Cmp(resource.MustParse("164Mi")) == 0 && deploymentAvailable(d)
-	})
+	checkMemoryFixed(t, a, before, &rep.Report)
 }
 
 // TestRemediateNodeNotReady (issue 8): a node whose kubelet reports

@@ -241,27 +241,37 @@ func TestRemediateOOMKilled(t *testing.T) {
 				args = []string{"pod/" + anyPod(t, a.ns).Name, "-n", a.ns, "--yes"}
 			}
 			rep = runRemediate(t, 0, args...)
-			fix := delivered(t, rep, "raise-memory-limit")
-			if fix.Risk != remediate.RiskLow || fix.Confidence < 0.8 || !strings.Contains(fix.Title, "from 64Mi to 164Mi") {
-				t.Errorf("fix %s risk %s confidence %.2f", fix.Title, fix.Risk, fix.Confidence)
-			}
-			checkOneCommit(t, a, before, fix, "overlays/prod/memory.yaml")
-			if got := fileAt(t, a.repo, "overlays/prod/memory.yaml"); !strings.Contains(got, "memory: 164Mi") || !strings.HasPrefix(got, "# prod runs") {
-				t.Errorf("overlays/prod/memory.yaml after the fix:\n%s", got)
-			}
-			if fileAt(t, a.repo, "base/deployment.yaml") != shopRepo(oomImage, "64Mi")["base/deployment.yaml"] {
-				t.Error("the shared base changed")
-			}
-			if v := rep.Verification; v == nil || v.Status != remediate.StatusResolved {
-				t.Errorf("verification %+v", v)
-			} else {
-				t.Logf("verified %s in %s; resolved %v", v.Status, v.Took, v.Resolved)
-			}
-			waitDeployment(t, a.ns, func(d *appsv1.Deployment) bool {
-				return d.Spec.Template.Spec.Containers[0].Resources.Limits.Memory().Cmp(resource.MustParse("164Mi")) == 0 && deploymentAvailable(d)
-			})
+			checkMemoryFixed(t, a, before, rep)
 		})
 	}
+}
+
+// checkMemoryFixed checks a delivered raise-memory-limit fix on a shop app
+// whose prod overlay limits web to 64Mi: one commit raising it to 164Mi in
+// overlays/prod/memory.yaml (its comment kept), the shared base unchanged,
+// the findings verified resolved and the Deployment available with the new
+// limit.
+func checkMemoryFixed(t *testing.T, a *gitopsApp, before string, rep *remediate.Report) {
+	t.Helper()
+	fix := delivered(t, rep, "raise-memory-limit")
+	if fix.Risk != remediate.RiskLow || fix.Confidence < 0.8 || !strings.Contains(fix.Title, "from 64Mi to 164Mi") {
+		t.Errorf("fix %s risk %s confidence %.2f", fix.Title, fix.Risk, fix.Confidence)
+	}
+	checkOneCommit(t, a, before, fix, "overlays/prod/memory.yaml")
+	if got := fileAt(t, a.repo, "overlays/prod/memory.yaml"); !strings.Contains(got, "memory: 164Mi") || !strings.HasPrefix(got, "# prod runs") {
+		t.Errorf("overlays/prod/memory.yaml after the fix:\n%s", got)
+	}
+	if fileAt(t, a.repo, "base/deployment.yaml") != shopRepo(oomImage, "64Mi")["base/deployment.yaml"] {
+		t.Error("the shared base changed")
+	}
+	if v := rep.Verification; v == nil || v.Status != remediate.StatusResolved {
+		t.Errorf("verification %+v", v)
+	} else {
+		t.Logf("fix %q verified %s in %s; resolved %v", fix.Title, v.Status, v.Took, v.Resolved)
+	}
+	waitDeployment(t, a.ns, func(d *appsv1.Deployment) bool {
+		return d.Spec.Template.Spec.Containers[0].Resources.Limits.Memory().Cmp(resource.MustParse("164Mi")) == 0 && deploymentAvailable(d)
+	})
 }
 
 // TestRemediateImagePull (issue 8): a commit that sets an image that cannot
