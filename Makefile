@@ -41,7 +41,7 @@ race: ## the concurrency-heavy packages under the race detector
 FUZZTIME ?= 10s
 # Fuzz targets as package:target; each runs for FUZZTIME (their seed corpora
 # also run as plain tests in `unit`).
-FUZZ_TARGETS := ./pkg/gitops/manifest:FuzzEditSet ./pkg/gitops/manifest:FuzzEditDelete \
+FUZZ_TARGETS := ./pkg/gitops/manifest:FuzzEditSet ./pkg/gitops/manifest:FuzzEditDelete ./pkg/gitops/manifest:FuzzLocate \
 	./pkg/gitops/manifest:FuzzEditInsert ./pkg/gitops/flux:FuzzParseRevision ./pkg/gitops:FuzzNormalizeRepoURL \
 	./pkg/recommend:FuzzParseIntent
 
