@@ -310,48 +310,35 @@ func sortedKeys(m map[string][]string) []string {
 	return out
 }
 
+// asObject returns p as a runtime.Object, nil (not a typed nil) when p is.
+func asObject[T any, P interface {
+	*T
+	runtime.Object
+}](p *T) runtime.Object {
+	if p == nil {
+		return nil
+	}
+	return P(p)
+}
+
 // object returns an object of the snapshot as a map (JSON field names).
 func (s *Snapshot) object(ref kube.ObjectRef) (map[string]any, bool) {
 	var o runtime.Object
 	switch ref.Kind {
 	case "Deployment":
-		if d := s.deployment(ref.Name); d != nil {
-			o = d
-		}
+		o = asObject(s.deployment(ref.Name))
 	case "ReplicaSet":
-		if rs := s.replicaSet(ref.Name); rs != nil {
-			o = rs
-		}
+		o = asObject(s.replicaSet(ref.Name))
 	case "StatefulSet":
-		for i := range s.StatefulSets {
-			if s.StatefulSets[i].Name == ref.Name {
-				o = &s.StatefulSets[i]
-			}
-		}
+		o = asObject(named(s.StatefulSets, ref.Name))
 	case "DaemonSet":
-		for i := range s.DaemonSets {
-			if s.DaemonSets[i].Name == ref.Name {
-				o = &s.DaemonSets[i]
-			}
-		}
+		o = asObject(named(s.DaemonSets, ref.Name))
 	case "Service":
-		for i := range s.Services {
-			if s.Services[i].Name == ref.Name {
-				o = &s.Services[i]
-			}
-		}
+		o = asObject(s.service(ref.Name))
 	case "Pod":
-		for i := range s.Pods {
-			if s.Pods[i].Name == ref.Name {
-				o = &s.Pods[i]
-			}
-		}
+		o = asObject(named(s.Pods, ref.Name))
 	case "HorizontalPodAutoscaler":
-		for i := range s.HPAs {
-			if s.HPAs[i].Name == ref.Name {
-				o = &s.HPAs[i]
-			}
-		}
+		o = asObject(named(s.HPAs, ref.Name))
 	}
 	if o == nil {
 		return nil, false

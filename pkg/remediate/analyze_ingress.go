@@ -213,12 +213,7 @@ func ingressTLSFindings(s *Snapshot, ing *networkingv1.Ingress) []Finding {
 }
 
 func (s *Snapshot) service(name string) *corev1.Service {
-	for i := range s.Services {
-		if s.Services[i].Name == name {
-			return &s.Services[i]
-		}
-	}
-	return nil
+	return named(s.Services, name)
 }
 
 // ingressesOf returns the Ingresses with a backend on one of services.

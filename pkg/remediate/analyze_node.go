@@ -124,12 +124,7 @@ func (s *Snapshot) blameNodes(f *Finding) {
 }
 
 func (s *Snapshot) node(name string) *corev1.Node {
-	for i := range s.Nodes {
-		if s.Nodes[i].Name == name {
-			return &s.Nodes[i]
-		}
-	}
-	return nil
+	return named(s.Nodes, name)
 }
 
 // nodesOf returns the nodes the given pods run on.

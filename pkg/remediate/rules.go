@@ -692,12 +692,7 @@ func (pvcStorageClassRule) Propose(f Finding, s *Snapshot) (*Fix, bool) {
 
 // pvc returns the claim of the snapshot's namespace.
 func (s *Snapshot) pvc(name string) *corev1.PersistentVolumeClaim {
-	for i := range s.PVCs {
-		if s.PVCs[i].Name == name {
-			return &s.PVCs[i]
-		}
-	}
-	return nil
+	return named(s.PVCs, name)
 }
 
 // claimTemplateOf returns the StatefulSet whose volumeClaimTemplates

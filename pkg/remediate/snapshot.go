@@ -389,31 +389,29 @@ func (s *Snapshot) workloadOf(p *corev1.Pod) kube.ObjectRef {
 	return ref
 }
 
-func (s *Snapshot) replicaSet(name string) *appsv1.ReplicaSet {
-	for i := range s.ReplicaSets {
-		if s.ReplicaSets[i].Name == name {
-			return &s.ReplicaSets[i]
+// named returns the item of items called name, or nil.
+func named[T any, P interface {
+	*T
+	GetName() string
+}](items []T, name string) *T {
+	for i := range items {
+		if P(&items[i]).GetName() == name {
+			return &items[i]
 		}
 	}
 	return nil
+}
+
+func (s *Snapshot) replicaSet(name string) *appsv1.ReplicaSet {
+	return named(s.ReplicaSets, name)
 }
 
 func (s *Snapshot) job(name string) *batchv1.Job {
-	for i := range s.Jobs {
-		if s.Jobs[i].Name == name {
-			return &s.Jobs[i]
-		}
-	}
-	return nil
+	return named(s.Jobs, name)
 }
 
 func (s *Snapshot) deployment(name string) *appsv1.Deployment {
-	for i := range s.Deployments {
-		if s.Deployments[i].Name == name {
-			return &s.Deployments[i]
-		}
-	}
-	return nil
+	return named(s.Deployments, name)
 }
 
 // podTemplate returns the pod template of a workload in the snapshot.
@@ -428,26 +426,20 @@ func (s *Snapshot) podTemplate(ref kube.ObjectRef) *corev1.PodTemplateSpec {
 			return &rs.Spec.Template
 		}
 	case "StatefulSet":
-		for i := range s.StatefulSets {
-			if s.StatefulSets[i].Name == ref.Name {
-				return &s.StatefulSets[i].Spec.Template
-			}
+		if o := named(s.StatefulSets, ref.Name); o != nil {
+			return &o.Spec.Template
 		}
 	case "DaemonSet":
-		for i := range s.DaemonSets {
-			if s.DaemonSets[i].Name == ref.Name {
-				return &s.DaemonSets[i].Spec.Template
-			}
+		if o := named(s.DaemonSets, ref.Name); o != nil {
+			return &o.Spec.Template
 		}
 	case "Job":
 		if j := s.job(ref.Name); j != nil {
 			return &j.Spec.Template
 		}
 	case "CronJob":
-		for i := range s.CronJobs {
-			if s.CronJobs[i].Name == ref.Name {
-				return &s.CronJobs[i].Spec.JobTemplate.Spec.Template
-			}
+		if o := named(s.CronJobs, ref.Name); o != nil {
+			return &o.Spec.JobTemplate.Spec.Template
 		}
 	}
 	return nil
