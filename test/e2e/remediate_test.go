@@ -291,12 +291,19 @@ func TestRemediateImagePull(t *testing.T) {
 	if !slices.Contains(findingIDs(rep.Findings), remediate.FindingImagePull) {
 		t.Fatalf("findings %v", findingIDs(rep.Findings))
 	}
-	fix := delivered(t, rep, "previous-image")
-	if !strings.Contains(fix.Title, "back to "+goodImage) || fix.Confidence != 0.9 {
-		t.Errorf("fix %q confidence %.2f", fix.Title, fix.Confidence)
+	checkImageFixed(t, a, before, rep, "previous-image", "back to "+goodImage, 0.9)
+}
+
+// checkImageFixed checks a delivered fix that returns web to goodImage:
+// the rule, its title and confidence, one commit in the prod overlay (the
+// base is shared with overlays/dev), verified resolved, the Deployment
+// available on goodImage.
+func checkImageFixed(t *testing.T, a *gitopsApp, before string, rep *remediate.Report, rule, title string, confidence float64) {
+	t.Helper()
+	fix := delivered(t, rep, rule)
+	if !strings.Contains(fix.Title, title) || fix.Confidence != confidence {
+		t.Errorf("fix %q confidence %.2f, want %q and %.2f", fix.Title, fix.Confidence, title, confidence)
 	}
-	// The base is shared with overlays/dev: the image goes into the prod
-	// overlay.
 	checkOneCommit(t, a, before, fix, "overlays/prod/")
 	if v := rep.Verification; v == nil || v.Status != remediate.StatusResolved {
 		t.Errorf("verification %+v", v)
@@ -327,17 +334,7 @@ func TestRemediateCrashLoop(t *testing.T) {
 	waitPodsIn(t, a.ns, "CrashLoopBackOff")
 
 	rep := runRemediate(t, 0, "deployment/web", "-n", a.ns, "--auto")
-	fix := delivered(t, rep, "roll-back-image")
-	if !strings.Contains(fix.Title, "to "+goodImage) || fix.Confidence != 0.8 {
-		t.Errorf("fix %q confidence %.2f", fix.Title, fix.Confidence)
-	}
-	checkOneCommit(t, a, before, fix, "overlays/prod/")
-	if v := rep.Verification; v == nil || v.Status != remediate.StatusResolved {
-		t.Errorf("verification %+v", v)
-	}
-	waitDeployment(t, a.ns, func(d *appsv1.Deployment) bool {
-		return d.Spec.Template.Spec.Containers[0].Image == goodImage && deploymentAvailable(d)
-	})
+	checkImageFixed(t, a, before, rep, "roll-back-image", "to "+goodImage, 0.8)
 }
 
 // TestRemediateUnmanaged (issue 8): without an owner, the memory limit is
